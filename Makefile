@@ -1,0 +1,22 @@
+# The two commands of the quickstart: `make install`, then `make test`.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+
+.PHONY: install test lint bench demo
+
+install:  ## Install kubeloop with its dev tools, plus helm, promtool and checkov for the chart tests
+	$(PIP) install -e ".[dev]"
+	$(PYTHON) -m kubeloop.devtools install
+
+test:  ## Run the whole test suite (unit, e2e with real servers, chart validation)
+	$(PYTHON) -m pytest
+
+lint:
+	ruff check .
+	mypy
+
+bench:  ## Run every benchmark in bench/ and print the figures
+	for b in bench/bench_*.py; do $(PYTHON) $$b || exit 1; done
+
+demo:
+	kubeloop demo

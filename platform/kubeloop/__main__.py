@@ -1,0 +1,5 @@
+"""`python -m kubeloop` runs the CLI."""
+
+from kubeloop.cli import main
+
+main()

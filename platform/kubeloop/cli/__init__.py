@@ -1,0 +1,68 @@
+"""The `kubeloop` command line: each command group lives in its own module and registers itself here.
+
+Command modules import heavy libraries (mlflow, kfp, bentoml) inside their functions so that
+`kubeloop --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from kubeloop import __version__
+from kubeloop.cli.output import fail
+from kubeloop.errors import KubeloopError
+
+# Modules that define `register(app)`; a module per command group.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+app = typer.Typer(
+    name="kubeloop",
+    help="Train, register, serve, roll out and monitor models in one loop, locally or on Kubernetes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback when a command fails."),
+) -> None:
+    """kubeloop: the MLOps loop from training to production and back."""
+
+
+@app.command()
+def version() -> None:
+    """Print kubeloop's version."""
+    typer.echo(__version__)
+
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning KubeloopError into one line on stderr and exit code 1."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, standalone_mode=False)
+    except KubeloopError as error:
+        if "--debug" in args:
+            raise
+        fail(str(error))
+    except typer.Abort:
+        fail("aborted")
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except Exception as error:  # noqa: BLE001 - the CLI's last line of defence: one line, not a traceback
+        if "--debug" in args:
+            raise
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        fail(f"{type(error).__name__}: {error} (run with --debug for the traceback)")

@@ -1,0 +1,1 @@
+"""The model registry (MLflow): versions, aliases, tags and verified artifact loading."""

@@ -1,0 +1,1 @@
+"""Prometheus metric names and label sets, shared by exporters, PromQL checks, dashboards and alerts."""

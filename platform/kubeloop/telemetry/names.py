@@ -1,0 +1,41 @@
+"""Every Prometheus metric kubeloop exports, spelled once; dashboards and alerts are checked against these."""
+
+LABELS = ("deployment", "model", "version", "role")
+
+# Model servers (both runtimes).
+REQUESTS_TOTAL = "kubeloop_requests_total"  # counter: LABELS + status
+REQUEST_DURATION = "kubeloop_request_duration_seconds"  # histogram: LABELS
+PREDICTIONS_TOTAL = "kubeloop_predictions_total"  # counter: LABELS + class (classifiers)
+PREDICTION_VALUE = "kubeloop_prediction_value"  # histogram: LABELS (regressors)
+PREDLOG_QUEUE_DEPTH = "kubeloop_predlog_queue_depth"  # gauge
+PREDLOG_DROPPED_TOTAL = "kubeloop_predlog_dropped_total"  # counter
+PREDLOG_WRITTEN_TOTAL = "kubeloop_predlog_written_total"  # counter
+
+# Gateway.
+GATEWAY_REQUESTS_TOTAL = "kubeloop_gateway_requests_total"  # counter: deployment, version, role, status
+GATEWAY_REQUEST_DURATION = "kubeloop_gateway_request_duration_seconds"  # histogram: deployment, version, role
+GATEWAY_MIRROR_DROPPED_TOTAL = "kubeloop_gateway_mirror_dropped_total"  # counter: deployment
+GATEWAY_RETRIES_TOTAL = "kubeloop_gateway_retries_total"  # counter: deployment
+GATEWAY_ROUTE_WEIGHT = "kubeloop_gateway_route_weight"  # gauge: deployment, version, role
+
+# Rollouts.
+ROLLOUT_PHASE = "kubeloop_rollout_phase"  # gauge 0/1: deployment, phase
+ROLLOUT_CANARY_WEIGHT = "kubeloop_rollout_canary_weight"  # gauge: deployment
+ROLLOUT_CHECK_VALUE = "kubeloop_rollout_check_value"  # gauge: deployment, check
+ROLLOUT_CHECK_THRESHOLD = "kubeloop_rollout_check_threshold"  # gauge: deployment, check
+ROLLOUT_CHECK_STATUS = "kubeloop_rollout_check_status"  # gauge: deployment, check (1 pass, 0 inconclusive, -1 fail)
+ROLLOUT_DECISIONS_TOTAL = "kubeloop_rollout_decisions_total"  # counter: deployment, kind, reason
+ROLLOUT_STEP_STARTED = "kubeloop_rollout_step_started_timestamp_seconds"  # gauge: deployment
+
+# Drift and retraining.
+DRIFT_SHARE = "kubeloop_drift_share"  # gauge: deployment, model, version
+DRIFT_SCORE = "kubeloop_drift_score"  # gauge: deployment, model, version, feature
+DRIFT_DETECTED = "kubeloop_drift_detected"  # gauge 0/1: deployment, model, version
+DRIFT_ROWS = "kubeloop_drift_rows"  # gauge: deployment, model, version
+DRIFT_LAST_RUN = "kubeloop_drift_last_run_timestamp_seconds"  # gauge: deployment
+RETRAINS_TOTAL = "kubeloop_retrains_total"  # counter: deployment, reason
+PIPELINE_RUNS_TOTAL = "kubeloop_pipeline_runs_total"  # counter: pipeline, state
+
+# Operator.
+RECONCILE_TOTAL = "kubeloop_operator_reconcile_total"  # counter: result
+RECONCILE_LAST = "kubeloop_operator_last_reconcile_timestamp_seconds"  # gauge
