@@ -10,6 +10,7 @@ import importlib
 import sys
 
 import typer
+from typer.exceptions import TyperException
 
 from kubeloop import __version__
 from kubeloop.cli.output import fail
@@ -57,12 +58,13 @@ def main(argv: list[str] | None = None) -> None:
         fail("aborted")
     except typer.Exit as done:
         sys.exit(done.exit_code)
+    except TyperException as error:  # usage errors: click's own message and exit code (2)
+        show = getattr(error, "show", None)
+        if show is None:
+            fail(str(error))
+        show()
+        sys.exit(getattr(error, "exit_code", 2))
     except Exception as error:  # noqa: BLE001 - the CLI's last line of defence: one line, not a traceback
         if "--debug" in args:
             raise
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
         fail(f"{type(error).__name__}: {error} (run with --debug for the traceback)")

@@ -23,7 +23,8 @@ ROLLOUT_PHASE = "kubeloop_rollout_phase"  # gauge 0/1: deployment, phase
 ROLLOUT_CANARY_WEIGHT = "kubeloop_rollout_canary_weight"  # gauge: deployment
 ROLLOUT_CHECK_VALUE = "kubeloop_rollout_check_value"  # gauge: deployment, check
 ROLLOUT_CHECK_THRESHOLD = "kubeloop_rollout_check_threshold"  # gauge: deployment, check
-ROLLOUT_CHECK_STATUS = "kubeloop_rollout_check_status"  # gauge: deployment, check (1 pass, 0 inconclusive, -1 fail)
+# gauge: deployment, check; 1 pass, 0 inconclusive, -1 fail
+ROLLOUT_CHECK_STATUS = "kubeloop_rollout_check_status"
 ROLLOUT_DECISIONS_TOTAL = "kubeloop_rollout_decisions_total"  # counter: deployment, kind, reason
 ROLLOUT_STEP_STARTED = "kubeloop_rollout_step_started_timestamp_seconds"  # gauge: deployment
 
