@@ -1,0 +1,88 @@
+"""Decisions to actions, and the state file: round trips, atomic writes, archive and locking."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kubeloop.analysis.results import CheckResult, Verdict
+from kubeloop.registry.names import TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
+from kubeloop.rollout.engine import decide, manual_promote, manual_rollback
+from kubeloop.rollout.plan import FlipAliases, SetRoutes, TagVersion, action_from_dict, actions_for, apply
+from kubeloop.rollout.state import Phase, RolloutState, initial_state
+from kubeloop.rollout.store import StateStore
+from kubeloop.routing.base import Routes
+from kubeloop.spec import RolloutSpec
+
+SPEC = RolloutSpec.model_validate({"shadow": {"duration": 0, "minSamples": 1}, "canary": {"interval": 1}})
+
+
+def start() -> RolloutState:
+    return initial_state(
+        deployment="iris", model="iris-clf", champion="1", challenger="2", spec=SPEC, now=0.0
+    )
+
+
+def passing() -> list[CheckResult]:
+    return [
+        CheckResult(
+            name=c.name, kind=c.kind, verdict=Verdict.PASS, value=0.0, threshold=c.threshold, samples=99
+        )
+        for c in SPEC.checks
+    ]
+
+
+def test_advancing_out_of_shadow_routes_the_first_weight() -> None:
+    state = start()
+    decision = decide(SPEC, state, passing(), now=1)
+    (action,) = actions_for(state, decision)
+    assert action == SetRoutes(deployment="iris", routes=Routes(stable="1", canary="2", canary_weight=10))
+
+
+def test_promotion_is_full_weight_then_aliases_then_stable_then_tag() -> None:
+    state = start()
+    actions = actions_for(state, manual_promote(state))
+    assert [type(a) for a in actions] == [SetRoutes, FlipAliases, SetRoutes, TagVersion]
+    assert actions[0].routes.canary_weight == 100
+    assert actions[1] == FlipAliases(model="iris-clf", new_champion="2", old_champion="1")
+    assert actions[2].routes == Routes(stable="2")
+    assert actions[3].tags[TAG_ROLLOUT_OUTCOME] == "promoted"
+
+
+def test_rollback_routes_everything_to_the_champion_and_records_why() -> None:
+    state = start()
+    actions = actions_for(state, manual_rollback(state, reason="latency"))
+    assert actions[0].routes == Routes(stable="1")
+    assert actions[1].tags == {TAG_ROLLOUT_OUTCOME: "rolled-back", TAG_ROLLOUT_REASON: "latency"}
+
+
+def test_apply_records_history_and_pending_actions() -> None:
+    state = start()
+    after = apply(state, decide(SPEC, state, passing(), now=1), now=1)
+    assert (after.phase, after.weight, after.step_started_at, after.revision) == (Phase.CANARY, 10, 1, 1)
+    assert len(after.pending) == 1 and after.history[-1].kind == "advance"
+    assert action_from_dict(after.pending[0]) == actions_for(state, decide(SPEC, state, passing(), now=1))[0]
+
+
+def test_state_round_trips_through_the_store(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    state = apply(start(), decide(SPEC, start(), passing(), now=1), now=1)
+    store.save(state)
+    assert store.load("iris") == state
+    assert json.loads(store.path("iris").read_text())["strategy"]["failureLimit"] == 2
+    assert not list(store.root.glob("*.tmp")), "the temporary file must be replaced, not left behind"
+
+
+def test_archive_moves_the_finished_rollout_aside(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    store.save(start())
+    store.archive("iris")
+    assert store.load("iris") is None and [s.challenger for s in store.archived("iris")] == ["2"]
+
+
+def test_lock_is_reentrant_across_handles_in_sequence(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    with store.lock("iris"):
+        store.save(start())
+    with store.lock("iris"):
+        assert store.require("iris").deployment == "iris"
