@@ -1,0 +1,128 @@
+"""Measure the checks of a phase: operational ones through a MetricSource, model ones from prediction logs.
+
+This is the I/O edge of analysis: it reads, then hands plain numbers to `assess`, which judges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from kubeloop.analysis.assess import assess, checks_for_phase, unavailable
+from kubeloop.analysis.model_checks import Measurement, disagreement, prediction_shift
+from kubeloop.analysis.results import CheckResult
+from kubeloop.errors import KubeloopError
+from kubeloop.metricsources.base import MetricSource
+from kubeloop.spec import CheckSpec
+from kubeloop.telemetry import queries
+from kubeloop.telemetry.names import REQUEST_DURATION, REQUESTS_TOTAL
+
+# (version, since, until) -> the prediction-log rows that version answered in [since, until).
+PredictionReader = Callable[[str, float, float], pd.DataFrame]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subject:
+    """Who is measured: a deployment's champion and challenger versions, and where their metrics live."""
+
+    deployment: str
+    champion: str
+    challenger: str
+    task: str | None = None
+    requests_metric: str = REQUESTS_TOTAL
+    duration_metric: str = REQUEST_DURATION
+    extra_labels: dict[str, str] = field(default_factory=dict)
+
+    def labels(self, version: str) -> dict[str, str]:
+        """Label matchers for one of the two versions."""
+        return {**queries.version_labels(self.deployment, version), **self.extra_labels}
+
+
+def measure(
+    checks: tuple[CheckSpec, ...],
+    *,
+    subject: Subject,
+    phase: str,
+    since: float,
+    until: float,
+    metrics: MetricSource,
+    predictions: PredictionReader | None,
+) -> tuple[CheckResult, ...]:
+    """Evaluate the checks that apply in `phase` over [since, until); a source that fails is Inconclusive."""
+    frames: dict[str, pd.DataFrame] = {}
+    results = []
+    for check in checks_for_phase(checks, phase=phase):
+        try:
+            found = _measure_one(check, subject, since, until, metrics, predictions, frames)
+        except KubeloopError as error:
+            results.append(unavailable(check, reason=str(error)))
+            continue
+        results.append(assess(check, value=found.value, samples=found.samples))
+    return tuple(results)
+
+
+def _measure_one(
+    check: CheckSpec,
+    subject: Subject,
+    since: float,
+    until: float,
+    metrics: MetricSource,
+    predictions: PredictionReader | None,
+    frames: dict[str, pd.DataFrame],
+) -> Measurement:
+    window = max(1.0, until - since)
+    span = queries.range_of(window)
+    if check.kind == "error-rate":
+        labels = subject.labels(subject.challenger)
+        value = metrics.query(
+            queries.error_rate(labels, span, metric=subject.requests_metric), window_seconds=window
+        )
+        return Measurement(value=value, samples=_count(metrics, subject, subject.challenger, span, window))
+    if check.kind == "latency-p99-ratio":
+        return _latency_ratio(metrics, subject, span, window)
+    if check.kind == "promql":
+        assert check.query is not None
+        text = _expand(check.query, subject=subject, span=span)
+        value = metrics.query(text, window_seconds=window)
+        # A custom query has no sample count of its own: a value means enough data.
+        return Measurement(value=value, samples=check.min_samples if value is not None else 0)
+    if predictions is None:
+        raise KubeloopError("no prediction logs to read")
+    for version in (subject.champion, subject.challenger):
+        if version not in frames:
+            frames[version] = predictions(version, since, until)
+    judge = disagreement if check.kind == "disagreement" else prediction_shift
+    return judge(frames[subject.champion], frames[subject.challenger], task=subject.task)
+
+
+def _latency_ratio(metrics: MetricSource, subject: Subject, span: str, window: float) -> Measurement:
+    p99 = {
+        version: metrics.query(
+            queries.latency_quantile(subject.labels(version), span, metric=subject.duration_metric),
+            window_seconds=window,
+        )
+        for version in (subject.challenger, subject.champion)
+    }
+    samples = min(_count(metrics, subject, v, span, window) for v in (subject.challenger, subject.champion))
+    ours, theirs = p99[subject.challenger], p99[subject.champion]
+    if ours is None or not theirs:
+        return Measurement(value=None, samples=samples)
+    return Measurement(value=ours / theirs, samples=samples)
+
+
+def _count(metrics: MetricSource, subject: Subject, version: str, span: str, window: float) -> int:
+    text = queries.request_count(subject.labels(version), span, metric=subject.requests_metric)
+    value = metrics.query(text, window_seconds=window)
+    return 0 if value is None else int(round(value))
+
+
+def _expand(query: str, *, subject: Subject, span: str) -> str:
+    """Custom queries may use $window, $deployment, $challenger and $champion."""
+    return (
+        query.replace("$window", span)
+        .replace("$deployment", subject.deployment)
+        .replace("$challenger", subject.challenger)
+        .replace("$champion", subject.champion)
+    )
