@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kubeloop.registry.names import TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
+from kubeloop.registry.names import CHALLENGER, TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
 from kubeloop.rollout.engine import Decision, DecisionKind
 from kubeloop.rollout.state import HistoryEntry, Phase, RolloutState
 from kubeloop.routing.base import Routes
@@ -59,7 +59,21 @@ class TagVersion:
         return asdict(self)
 
 
-Action = SetRoutes | FlipAliases | TagVersion
+@dataclass(frozen=True, kw_only=True)
+class SetAlias:
+    """Point an alias at a version (the rollout marks its version `challenger` when it starts)."""
+
+    model: str
+    alias: str
+    version: str
+    kind: str = "alias"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly mapping."""
+        return asdict(self)
+
+
+Action = SetRoutes | FlipAliases | TagVersion | SetAlias
 
 
 def action_from_dict(data: dict[str, Any]) -> Action:
@@ -71,6 +85,8 @@ def action_from_dict(data: dict[str, Any]) -> Action:
         return FlipAliases(**fields)
     if data["kind"] == "tag":
         return TagVersion(**fields)
+    if data["kind"] == "alias":
+        return SetAlias(**fields)
     raise ValueError(f"unknown action kind {data['kind']!r}")
 
 
@@ -89,11 +105,11 @@ def routes_for(state: RolloutState, *, phase: Phase, weight: int) -> Routes:
 
 
 def start_actions(state: RolloutState) -> tuple[Action, ...]:
-    """What starting a rollout does: route the first phase and mark the version as the challenger."""
+    """What starting a rollout does: mark the version as the challenger, then route the first phase."""
+    routes = routes_for(state, phase=state.phase, weight=state.weight)
     return (
-        SetRoutes(
-            deployment=state.deployment, routes=routes_for(state, phase=state.phase, weight=state.weight)
-        ),
+        SetAlias(model=state.model, alias=CHALLENGER, version=state.challenger),
+        SetRoutes(deployment=state.deployment, routes=routes),
     )
 
 

@@ -1,0 +1,171 @@
+"""The rollout controller: observe, decide with the pure engine, persist, then act; resumable at any point.
+
+Every decision is saved with its actions pending before any action runs, and each action is cleared
+from the state file only after it ran. A controller killed anywhere restarts, replays what was
+pending (all idempotent) and carries on at the same step; it never decides the same step twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kubeloop.analysis.measure import PredictionReader, Subject, measure
+from kubeloop.controller.actions import RolloutRegistry, execute
+from kubeloop.controller.telemetry import RolloutMetrics
+from kubeloop.errors import KubeloopError
+from kubeloop.metricsources.base import MetricSource
+from kubeloop.registry.names import CHAMPION
+from kubeloop.rollout.engine import Decision, decide, manual_promote, manual_rollback, next_analysis_at
+from kubeloop.rollout.plan import action_from_dict, apply, start_actions
+from kubeloop.rollout.state import Phase, RolloutState, initial_state
+from kubeloop.rollout.store import StateStore
+from kubeloop.routing.base import TrafficRouter
+from kubeloop.spec import RolloutSpec
+
+# Called with (deployment, version) for a server no longer needed: the rolled-back challenger, or
+# the previous champion once its warm period is over.
+Retire = Callable[[str, str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ports:
+    """Everything the controller talks to, one narrow interface each."""
+
+    router: TrafficRouter
+    registry: RolloutRegistry
+    metrics: MetricSource
+    store: StateStore
+    predictions: PredictionReader | None = None
+    telemetry: RolloutMetrics | None = None
+    clock: Callable[[], float] = time.time
+    retire: Retire | None = None
+    task: str | None = None
+
+
+class Controller:
+    """Drives rollouts of one or more deployments through the ports."""
+
+    def __init__(self, ports: Ports) -> None:
+        self.ports = ports
+
+    def start(self, *, deployment: str, model: str, version: str, spec: RolloutSpec) -> RolloutState:
+        """Begin a rollout of `version`; refused when the version is unknown or another rollout runs."""
+        p = self.ports
+        with p.store.lock(deployment):
+            current = p.store.load(deployment)
+            if current is not None and not current.done:
+                raise KubeloopError(
+                    f"deployment {deployment!r} already has a rollout of version {current.challenger} in "
+                    f"{current.phase.value}; promote or roll it back first"
+                )
+            p.registry.get_version(model, version)
+            champion = p.registry.version_for_alias(model, CHAMPION)
+            if champion is None:
+                raise KubeloopError(f"model {model!r} has no champion to compare version {version} with")
+            if str(champion.version) == str(version):
+                raise KubeloopError(f"version {version} of {model!r} is already the champion")
+            if current is not None:
+                p.store.archive(deployment)
+            state = initial_state(
+                deployment=deployment,
+                model=model,
+                champion=str(champion.version),
+                challenger=str(version),
+                spec=spec,
+                now=p.clock(),
+            )
+            state = state.evolve(pending=tuple(a.to_dict() for a in start_actions(state)))
+            p.store.save(state)
+            return self._finish_pending(state)
+
+    def tick(self, deployment: str) -> RolloutState:
+        """One reconcile: finish pending actions, then measure and decide if an analysis is due."""
+        p = self.ports
+        with p.store.lock(deployment):
+            state = self._finish_pending(p.store.require(deployment))
+            now = p.clock()
+            if state.phase.terminal or now < next_analysis_at(state):
+                return state
+            results = measure(
+                state.spec.checks,
+                subject=self._subject(state),
+                phase=state.phase.value,
+                since=state.last_analysis_at or state.step_started_at,
+                until=now,
+                metrics=p.metrics,
+                predictions=p.predictions,
+            )
+            decision = decide(state.spec, state, results, now=now)
+            return self._commit(state, decision, now=now)
+
+    def promote(self, deployment: str, *, reason: str = "promoted by hand") -> RolloutState:
+        """Skip the remaining steps: full weight to the challenger and flip the aliases, now."""
+        return self._by_hand(deployment, lambda state: manual_promote(state, reason=reason))
+
+    def rollback(self, deployment: str, *, reason: str = "rolled back by hand") -> RolloutState:
+        """All traffic back to the champion at once; aliases stay, the reason is tagged on the version."""
+        return self._by_hand(deployment, lambda state: manual_rollback(state, reason=reason))
+
+    def run(
+        self, deployment: str, *, stop: threading.Event | None = None, poll: float = 0.25
+    ) -> RolloutState:
+        """Reconcile until the rollout ends (and the previous champion's warm period is over)."""
+        stop = stop or threading.Event()
+        while True:
+            state = self.tick(deployment)
+            if state.done and self._retire_when_due(state):
+                return state
+            wake = next_analysis_at(state) if not state.phase.terminal else self.ports.clock() + poll
+            if stop.wait(min(poll, max(0.0, wake - self.ports.clock()))):
+                return state
+
+    def _by_hand(self, deployment: str, choose: Callable[[RolloutState], Decision]) -> RolloutState:
+        p = self.ports
+        with p.store.lock(deployment):
+            state = self._finish_pending(p.store.require(deployment))
+            if state.phase.terminal:
+                raise KubeloopError(f"the rollout of {deployment!r} already ended ({state.phase.value})")
+            return self._commit(state, choose(state), now=p.clock())
+
+    def _commit(self, state: RolloutState, decision: Decision, *, now: float) -> RolloutState:
+        after = apply(state, decision, now=now)
+        if after is not state:
+            self.ports.store.save(after)
+            after = self._finish_pending(after)
+        if self.ports.telemetry is not None:
+            self.ports.telemetry.record(after, decision)
+        return after
+
+    def _finish_pending(self, state: RolloutState) -> RolloutState:
+        """Run the pending actions in order, saving after each so none is repeated after a crash."""
+        while state.pending:
+            execute(
+                action_from_dict(state.pending[0]), router=self.ports.router, registry=self.ports.registry
+            )
+            state = state.evolve(pending=state.pending[1:])
+            self.ports.store.save(state)
+        return state
+
+    def _retire_when_due(self, state: RolloutState) -> bool:
+        """Stop the server the rollout no longer needs; True once nothing is left to wait for."""
+        retire, store = self.ports.retire, self.ports.store
+        if retire is None or state.extra.get("retired"):
+            return True
+        if state.phase is Phase.PROMOTED and (state.previous_warm_until or 0) > self.ports.clock():
+            return False
+        with store.lock(state.deployment):
+            state = store.require(state.deployment)
+            retire(state.deployment, state.champion if state.phase is Phase.PROMOTED else state.challenger)
+            store.save(state.evolve(extra={**state.extra, "retired": True}))
+        return True
+
+    def _subject(self, state: RolloutState) -> Subject:
+        return Subject(
+            deployment=state.deployment,
+            champion=state.champion,
+            challenger=state.challenger,
+            task=self.ports.task,
+        )
