@@ -114,8 +114,12 @@ def _property(schema: dict, defs: dict, overrides: dict, extra: dict[str, Any]) 
     if extra.get("duration"):
         keep = {k: v for k, v in out.items() if k in ("description", "default", "nullable")}
         # Pattern sits beside anyOf: it constrains strings only, which is what int-or-string needs.
-        out = {**keep, "x-kubernetes-int-or-string": True, "pattern": DURATION_PATTERN,
-               "anyOf": [{"type": "integer"}, {"type": "string"}]}
+        out = {
+            **keep,
+            "x-kubernetes-int-or-string": True,
+            "pattern": DURATION_PATTERN,
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+        }
     if "default" in extra:
         out["default"] = extra["default"]
     if "default" in out:

@@ -55,22 +55,33 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
+class SchemaValidator:
+    """A compiled OpenAPI v3 schema; compiling the big upstream schemas once keeps checks fast."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self._validator = jsonschema.Draft202012Validator(to_json_schema(dict(schema)))
+
+    def problems(self, obj: Mapping[str, Any]) -> list[str]:
+        """Problems of `obj`, one `path: message` line each (empty when valid)."""
+        errors = sorted(
+            self._validator.iter_errors(dict(obj)), key=lambda e: [str(p) for p in e.absolute_path]
+        )
+        return [f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in errors]
+
+
 def validate(obj: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
     """Problems of `obj` against an OpenAPI v3 schema, one `path: message` line each (empty when valid)."""
-    validator = jsonschema.Draft202012Validator(to_json_schema(dict(schema)))
-    problems = []
-    for error in sorted(validator.iter_errors(dict(obj)), key=lambda e: list(e.absolute_path)):
-        path = ".".join(str(p) for p in error.absolute_path) or "(root)"
-        problems.append(f"{path}: {error.message}")
-    return problems
+    return SchemaValidator(schema).problems(obj)
 
 
 def structural_problems(schema: Mapping[str, Any], path: str = "") -> Iterator[str]:
     """Where a schema breaks the rules of a structural schema (which apiextensions/v1 requires)."""
     if "$ref" in schema:
         yield f"{path or '(root)'}: $ref is not allowed"
-    typed = "type" in schema or schema.get("x-kubernetes-int-or-string") or schema.get(
-        "x-kubernetes-preserve-unknown-fields"
+    typed = (
+        "type" in schema
+        or schema.get("x-kubernetes-int-or-string")
+        or schema.get("x-kubernetes-preserve-unknown-fields")
     )
     if not typed:
         yield f"{path or '(root)'}: no type"
@@ -90,7 +101,8 @@ def structural_problems(schema: Mapping[str, Any], path: str = "") -> Iterator[s
 
 def _junctor_problems(branch: Mapping[str, Any], parent: Mapping[str, Any], path: str) -> Iterator[str]:
     int_or_string = parent.get("x-kubernetes-int-or-string") and branch in (
-        {"type": "integer"}, {"type": "string"}
+        {"type": "integer"},
+        {"type": "string"},
     )
     for word in _FORBIDDEN_IN_JUNCTORS:
         if word in branch and not int_or_string:

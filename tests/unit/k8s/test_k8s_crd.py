@@ -62,15 +62,21 @@ def test_every_example_and_its_defaults_validate(schema: dict) -> None:
         ({"serving": {"runtime": "torchserve"}}, "spec.serving.runtime"),
         ({"rollout": {"canary": {"steps": [10, 150]}}}, "spec.rollout.canary.steps.1"),
         ({"rollout": {"canary": {"interval": "soon"}}}, "spec.rollout.canary.interval"),
-        ({"rollout": {"checks": [{"name": "x", "kind": "magic", "threshold": 1}]}},
-         "spec.rollout.checks.0.kind"),
+        (
+            {"rollout": {"checks": [{"name": "x", "kind": "magic", "threshold": 1}]}},
+            "spec.rollout.checks.0.kind",
+        ),
         ({"drift": {"driftShareThreshold": 0}}, "spec.drift.driftShareThreshold"),
         ({"model": {}}, "spec.model"),
     ],
 )
 def test_schema_rejects_bad_specs_naming_the_field(schema: dict, patch: dict, field: str) -> None:
-    manifest = {"apiVersion": "kubeloop.io/v1alpha1", "kind": "ModelDeployment",
-                "metadata": {"name": "iris"}, "spec": {"model": {"name": "iris"}, **patch}}
+    manifest = {
+        "apiVersion": "kubeloop.io/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": "iris"},
+        "spec": {"model": {"name": "iris"}, **patch},
+    }
     problems = openapi.validate(manifest, schema)
     assert problems and any(p.startswith(f"{field}:") for p in problems), problems
 
@@ -78,7 +84,12 @@ def test_schema_rejects_bad_specs_naming_the_field(schema: dict, patch: dict, fi
 def test_status_conditions_are_a_map_list(schema: dict) -> None:
     conditions = schema["properties"]["status"]["properties"]["conditions"]
     assert conditions["x-kubernetes-list-map-keys"] == ["type"]
-    status = {"phase": "canary", "canaryWeight": 25, "conditions": [
-        {"type": "Ready", "status": "Maybe", "reason": "X", "message": "", "lastTransitionTime": "now"}]}
+    status = {
+        "phase": "canary",
+        "canaryWeight": 25,
+        "conditions": [
+            {"type": "Ready", "status": "Maybe", "reason": "X", "message": "", "lastTransitionTime": "now"}
+        ],
+    }
     problems = openapi.validate({"spec": {"model": {"name": "m"}}, "status": status}, schema)
     assert problems == ["status.conditions.0.status: 'Maybe' is not one of ['True', 'False', 'Unknown']"]
