@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from kubeloop.errors import SpecError
@@ -137,17 +145,24 @@ class CanarySpec(Frozen):
     steps: tuple[Percent, ...] = (10, 25, 50)
     interval: Duration = 60.0
 
-    @model_validator(mode="after")
-    def _increasing(self) -> CanarySpec:
-        if not self.steps:
+    # Field validators (not one model validator) so an error names `canary.steps` or `canary.interval`.
+    @field_validator("steps")
+    @classmethod
+    def _increasing(cls, steps: tuple[int, ...]) -> tuple[int, ...]:
+        if not steps:
             raise ValueError("steps must name at least one weight")
-        if any(b <= a for a, b in zip(self.steps, self.steps[1:], strict=False)):
-            raise ValueError(f"weights must increase strictly, got {list(self.steps)}")
-        if self.steps[0] <= 0:
+        if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+            raise ValueError(f"weights must increase strictly, got {list(steps)}")
+        if steps[0] <= 0:
             raise ValueError("the first step must send some traffic (weight > 0)")
-        if self.interval <= 0:
+        return steps
+
+    @field_validator("interval")
+    @classmethod
+    def _positive(cls, interval: float) -> float:
+        if interval <= 0:
             raise ValueError("interval must be positive")
-        return self
+        return interval
 
 
 class RolloutSpec(Frozen):

@@ -50,7 +50,7 @@ def test_manifest_round_trips_with_camel_case_fields() -> None:
 @pytest.mark.parametrize(
     ("rollout", "field", "reason"),
     [
-        ({"canary": {"steps": [10, 5]}}, "spec.rollout.canary", "weights must increase"),
+        ({"canary": {"steps": [10, 5]}}, "spec.rollout.canary.steps", "weights must increase"),
         ({"canary": {"steps": [10, 150]}}, "spec.rollout.canary.steps[1]", "less than or equal to 100"),
         ({"canary": {"interval": "-5s"}}, "spec.rollout.canary.interval", "cannot be negative"),
         (
