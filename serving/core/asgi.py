@@ -1,0 +1,107 @@
+"""The HTTP face of the core: V1/V2 predict routes as plain ASGI, shared by both runtimes.
+
+The KServe runtime puts `PredictMiddleware` in front of KServe's FastAPI app, so predict requests
+skip FastAPI's routing and pydantic models (most of a request's cost there) while KServe keeps
+serving health, metadata and the model repository. The BentoML runtime mounts `v2_app` for the
+same routes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from kubeloop.serving.core.engine import REQUEST_ID_HEADER, Answer, Engine
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_V1 = re.compile(r"^/v1/models/(?P<name>[^/:]+):predict$")
+_V2 = re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/[^/]+)?/infer$")
+_JSON = [(b"content-type", b"application/json")]
+
+
+def match_predict(path: str) -> tuple[str, str] | None:
+    """(protocol, model name) when the path is a V1 predict or V2 infer route."""
+    if path.startswith("/v1/"):
+        found = _V1.match(path)
+        return ("v1", found.group("name")) if found else None
+    if path.startswith("/v2/"):
+        found = _V2.match(path)
+        return ("v2", found.group("name")) if found else None
+    return None
+
+
+async def read_body(receive: Receive, *, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it grows past `limit` bytes."""
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def send_json(send: Send, status: int, body: bytes, *, request_id: str | None = None) -> None:
+    """Send a complete JSON response in two messages."""
+    headers = [*_JSON, (b"content-length", str(len(body)).encode())]
+    if request_id:
+        headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def serve_predict(engine: Engine, scope: Scope, receive: Receive, send: Send, *,
+                        protocol: str, model_name: str) -> None:
+    """Answer one predict request from its ASGI scope."""
+    if scope["method"] != "POST":
+        await send_json(send, 405, orjson.dumps({"error": "use POST for predictions"}))
+        return
+    body = await read_body(receive, limit=engine.max_bytes)
+    if body is None:
+        message = f"request body exceeds the limit of {engine.max_bytes} bytes"
+        await send_json(send, 413, orjson.dumps({"error": message}))
+        return
+    headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+    answer: Answer = await engine.answer(body, headers=headers, model_name=model_name, protocol=protocol)
+    await send_json(send, answer.status, answer.body, request_id=answer.request_id)
+
+
+class PredictMiddleware:
+    """Answers predict routes from the engine; passes every other request to the wrapped app."""
+
+    def __init__(self, app: ASGIApp, *, engine: Engine) -> None:
+        self.app = app
+        self.engine = engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route one ASGI event."""
+        if scope["type"] == "http":
+            found = match_predict(scope["path"])
+            if found is not None:
+                await serve_predict(self.engine, scope, receive, send, protocol=found[0], model_name=found[1])
+                return
+        await self.app(scope, receive, send)
+
+
+def metadata(engine: Engine) -> dict[str, Any]:
+    """Open Inference Protocol model metadata built from the signature."""
+    model = engine.model
+    outputs = [{"name": "predictions", "datatype": "BYTES", "shape": [-1]}]
+    if model.classes is not None:
+        outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, len(model.classes)]})
+    return {
+        "name": model.name, "versions": [model.version], "platform": "kubeloop",
+        "inputs": [{"name": c.name, "datatype": c.v2_datatype, "shape": [-1, 1]} for c in model.columns],
+        "outputs": outputs,
+    }

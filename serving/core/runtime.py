@@ -1,0 +1,80 @@
+"""A model-server process: its frozen config (flags or environment) and how it builds its engine."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kubeloop.predlog import CloudEventsSink, LogStore, PredictionLogger
+from kubeloop.serving.core.engine import Engine
+from kubeloop.serving.core.metrics import ServerMetrics
+from kubeloop.serving.core.model import LoadedModel, load_registered
+from kubeloop.settings import Settings, load_settings
+
+ENV_PREFIX = "KUBELOOP_SERVE_"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuntimeConfig:
+    """One model server: which deployment and model version, where it listens, how it logs."""
+
+    deployment: str
+    model: str
+    ref: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    max_batch_rows: int = 64
+    log_sink_url: str | None = None
+    log_to_store: bool = True
+
+    def to_env(self) -> dict[str, str]:
+        """The config as environment variables, for runtimes started by another program (bentoml serve)."""
+        values = {
+            "DEPLOYMENT": self.deployment, "MODEL": self.model, "REF": self.ref, "HOST": self.host,
+            "PORT": str(self.port), "WORKERS": str(self.workers), "MAX_BATCH_ROWS": str(self.max_batch_rows),
+            "LOG_SINK_URL": self.log_sink_url or "", "LOG_TO_STORE": "1" if self.log_to_store else "0",
+        }
+        return {ENV_PREFIX + key: value for key, value in values.items()}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeConfig:
+        """The config from KUBELOOP_SERVE_* variables; a missing required one is named."""
+        env = os.environ if env is None else env
+
+        def get(key: str, default: str | None = None) -> str:
+            value = env.get(ENV_PREFIX + key, default)
+            if value is None:
+                raise KeyError(f"{ENV_PREFIX}{key} is not set")
+            return value
+
+        return cls(
+            deployment=get("DEPLOYMENT"), model=get("MODEL"), ref=get("REF", "champion"),
+            host=get("HOST", "127.0.0.1"), port=int(get("PORT", "8080")), workers=int(get("WORKERS", "1")),
+            max_batch_rows=int(get("MAX_BATCH_ROWS", "64")), log_sink_url=get("LOG_SINK_URL", "") or None,
+            log_to_store=get("LOG_TO_STORE", "1") == "1",
+        )
+
+
+def load_model(config: RuntimeConfig, settings: Settings | None = None) -> LoadedModel:
+    """Load the configured version from the registry, verified."""
+    return load_registered(settings or load_settings(), name=config.model, ref=config.ref)
+
+
+def build_engine(config: RuntimeConfig, model: LoadedModel, *, settings: Settings | None = None) -> Engine:
+    """The engine of one server process, with its prediction logger and metrics (call after fork)."""
+    settings = settings or load_settings()
+    # The estimator is fed float matrices in signature order; the feature-name check is redundant.
+    warnings.filterwarnings("ignore", message="X does not have valid feature names")
+    sinks: list[LogStore | CloudEventsSink] = []
+    if config.log_to_store:
+        sinks.append(LogStore(settings.logs_dir))
+    if config.log_sink_url:
+        sinks.append(CloudEventsSink(config.log_sink_url, source=f"kubeloop/{config.deployment}"))
+    logger = PredictionLogger(sinks) if sinks else None
+    metrics = ServerMetrics(deployment=config.deployment, model=model.name, version=model.version,
+                            logger=logger)
+    return Engine(model, deployment=config.deployment, logger=logger, metrics=metrics,
+                  max_batch_rows=config.max_batch_rows)

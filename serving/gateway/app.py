@@ -1,0 +1,245 @@
+"""The kubeloop gateway: weighted split, shadow mirroring, request ids, retries, metrics and the admin API.
+
+Requests name a deployment (or its registered model) in the usual model-server paths:
+`POST /v1/models/<deployment>:predict` and `POST /v2/models/<deployment>/infer`; the gateway
+rewrites the name to the backend's model name, tags the request with `x-request-id` and
+`x-kubeloop-role`, and forwards it. Shadow copies go through a bounded queue drained by a few
+tasks, so the caller never waits for the shadow; a full queue drops the copy and counts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import random
+import re
+import time
+import uuid
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from kubeloop.serving.gateway.http import ClientPool, Request, Response
+from kubeloop.serving.gateway.routes import (
+    CANARY,
+    SHADOW,
+    STABLE,
+    Backend,
+    Route,
+    RouteError,
+    choose,
+    parse_route,
+    should_mirror,
+)
+from kubeloop.telemetry import names
+
+log = logging.getLogger(__name__)
+_PREDICT = re.compile(r"^/(v1/models/(?P<v1>[^/:]+):predict|v2/models/(?P<v2>[^/]+)/infer)$")
+_ADMIN = re.compile(r"^/admin/routes(?:/(?P<deployment>[a-z0-9]([-a-z0-9]*[a-z0-9])?))?$")
+_JSON = [("content-type", "application/json")]
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade",
+               "proxy-connection", "te", "trailer", "x-kubeloop-role", "authorization"}
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(status=status, body=json.dumps({"error": message}).encode(), headers=list(_JSON))
+
+
+class GatewayMetrics:
+    """The gateway's own Prometheus registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(names.GATEWAY_REQUESTS_TOTAL.removesuffix("_total"), "Requests by backend",
+                                ["deployment", "version", "role", "status"], registry=self.registry)
+        self.duration = Histogram(names.GATEWAY_REQUEST_DURATION, "Request latency through the gateway",
+                                  ["deployment", "version", "role"], buckets=_BUCKETS, registry=self.registry)
+        self.mirror_dropped = Counter(names.GATEWAY_MIRROR_DROPPED_TOTAL.removesuffix("_total"),
+                                      "Shadow copies dropped (queue full)", ["deployment"],
+                                      registry=self.registry)
+        self.retries = Counter(names.GATEWAY_RETRIES_TOTAL.removesuffix("_total"),
+                               "Requests retried on stable after the canary refused", ["deployment"],
+                               registry=self.registry)
+        self.weight = Gauge(names.GATEWAY_ROUTE_WEIGHT, "Percent of traffic (shadow: mirror percent)",
+                            ["deployment", "version", "role"], registry=self.registry)
+
+
+class Gateway:
+    """Routes, forwards and mirrors; `handle` is the whole request path."""
+
+    def __init__(self, *, token: str, routes_file: Path | None = None, timeout: float = 30.0,
+                 mirror_queue: int = 1000, mirror_workers: int = 4, mirror_timeout: float = 5.0,
+                 max_body: int = 4 << 20) -> None:
+        if not token:
+            raise ValueError("the gateway needs an admin token")
+        self._token = token.encode()
+        self.routes_file = routes_file
+        self.timeout = timeout
+        self.mirror_timeout = mirror_timeout
+        self.max_body = max_body
+        self.metrics = GatewayMetrics()
+        self.pool = ClientPool()
+        self.mirror_pool = ClientPool()
+        self.routes: dict[str, Route] = {}
+        self._by_model: dict[str, Route] = {}
+        self._mirror: asyncio.Queue[tuple[Route, bytes, bytes]] = asyncio.Queue(maxsize=mirror_queue)
+        self._mirror_workers = mirror_workers
+        self._tasks: list[asyncio.Task[None]] = []
+        self.mirror_dropped = 0
+        if routes_file is not None and routes_file.exists():
+            for deployment, data in json.loads(routes_file.read_text()).items():
+                self._install(parse_route(deployment, data))
+
+    def start(self) -> None:
+        """Start the mirror workers (needs the running loop)."""
+        self._tasks = [asyncio.ensure_future(self._mirror_worker()) for _ in range(self._mirror_workers)]
+
+    async def close(self) -> None:
+        """Stop mirroring and close backend connections."""
+        for task in self._tasks:
+            task.cancel()
+        self.pool.close()
+        self.mirror_pool.close()
+
+    async def handle(self, request: Request) -> Response:
+        """Answer one client request."""
+        found = _PREDICT.match(request.path.split("?", 1)[0])
+        if found is not None:
+            if request.method != "POST":
+                return _error(405, "use POST for predictions")
+            v1 = bool(found.group("v1"))
+            return await self._proxy(request, found.group("v1") or found.group("v2"), v1=v1)
+        if request.path.startswith("/admin/"):
+            return self._admin(request)
+        if request.path == "/metrics":
+            return Response(status=200, body=generate_latest(self.metrics.registry),
+                            headers=[("content-type", "text/plain; version=0.0.4")])
+        if request.path in ("/healthz", "/ready"):
+            return Response(status=200, body=b'{"ready": true}', headers=list(_JSON))
+        return _error(404, f"no route for {request.method} {request.path}")
+
+    def _lookup(self, name: str) -> Route | None:
+        return self.routes.get(name) or self._by_model.get(name)
+
+    async def _proxy(self, request: Request, name: str, *, v1: bool) -> Response:
+        started = time.perf_counter()
+        route = self._lookup(name)
+        if route is None:
+            return _error(404, f"unknown deployment or model {name!r}")
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        sticky = request.headers.get(route.sticky_header) if route.sticky_header else None
+        backend, role = choose(route, draw=random.random() * 100, sticky_value=sticky)
+        path = f"/v1/models/{route.model}:predict" if v1 else f"/v2/models/{route.model}/infer"
+        forwarded = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items()
+                            if k not in _HOP_BY_HOP and k != "x-request-id")
+        head = f"POST {path} HTTP/1.1\r\nhost: gateway\r\nx-request-id: {request_id}\r\n{forwarded}"
+        response, refused = await self._forward(backend, role, head, request.body)
+        if refused and role == CANARY:
+            self.metrics.retries.labels(route.deployment).inc()
+            backend, role = route.stable, STABLE
+            response, _ = await self._forward(backend, role, head, request.body)
+        if route.shadow is not None and should_mirror(route, draw=random.random() * 100):
+            self._enqueue_mirror(route, head, request.body)
+        self.metrics.requests.labels(route.deployment, backend.version, role, str(response.status)).inc()
+        self.metrics.duration.labels(route.deployment, backend.version, role).observe(
+            time.perf_counter() - started)
+        headers = [(k, v) for k, v in response.headers if k not in _HOP_BY_HOP and k != "x-request-id"]
+        headers += [("x-request-id", request_id), ("x-kubeloop-role", role),
+                    ("x-kubeloop-version", backend.version)]
+        return Response(status=response.status, body=response.body, headers=headers)
+
+    async def _forward(self, backend: Backend, role: str, head: str, body: bytes) -> tuple[Response, bool]:
+        """The backend's response, and whether the connection was refused (safe to retry elsewhere)."""
+        data = f"{head}x-kubeloop-role: {role}\r\n".encode("latin-1")
+        where = f"backend {backend.url} (version {backend.version})"
+        try:
+            return await self.pool.request(backend.address, data, body, timeout=self.timeout), False
+        except ConnectionRefusedError:
+            return _error(502, f"{where} refused the connection"), True
+        except TimeoutError:
+            return _error(504, f"{where} did not answer in time"), False
+        except OSError as error:
+            return _error(502, f"{where} failed: {error}"), False
+
+    def _enqueue_mirror(self, route: Route, head: str, body: bytes) -> None:
+        try:
+            self._mirror.put_nowait((route, f"{head}x-kubeloop-role: {SHADOW}\r\n".encode("latin-1"), body))
+        except asyncio.QueueFull:
+            self.mirror_dropped += 1
+            self.metrics.mirror_dropped.labels(route.deployment).inc()
+
+    async def _mirror_worker(self) -> None:
+        while True:
+            route, head, body = await self._mirror.get()
+            assert route.shadow is not None
+            try:
+                response = await self.mirror_pool.request(route.shadow.address, head, body,
+                                                          timeout=self.mirror_timeout)
+                status = str(response.status)
+            except (OSError, TimeoutError):
+                status = "error"
+            self.metrics.requests.labels(route.deployment, route.shadow.version, SHADOW, status).inc()
+
+    def _admin(self, request: Request) -> Response:
+        supplied = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
+        if not hmac.compare_digest(supplied, self._token):
+            return _error(401, "missing or wrong bearer token")
+        found = _ADMIN.match(request.path)
+        if found is None:
+            return _error(404, f"no admin route {request.path}")
+        deployment = found.group("deployment")
+        if deployment is None:
+            return self._json({name: route.to_json() for name, route in self.routes.items()})
+        if request.method == "GET":
+            route = self.routes.get(deployment)
+            return self._json(route.to_json()) if route else _error(404, f"no routes for {deployment!r}")
+        if request.method == "DELETE":
+            self._remove(deployment)
+            return self._json({"deleted": deployment})
+        if request.method != "PUT":
+            return _error(405, "use GET, PUT or DELETE")
+        try:
+            route = parse_route(deployment, json.loads(request.body or b"null"))
+        except ValueError as error:  # json errors and RouteError
+            return _error(400, f"invalid route for {deployment!r}: {error}")
+        self._install(route)
+        self._save()
+        return self._json(route.to_json())
+
+    def _install(self, route: Route) -> None:
+        # One dict assignment: requests already routed keep the Route object they picked.
+        self.routes[route.deployment] = route
+        self._reindex()
+        for role, backend, value in ((STABLE, route.stable, 100 - route.canary_weight),
+                                     (CANARY, route.canary, route.canary_weight),
+                                     (SHADOW, route.shadow, route.shadow_percent)):
+            if backend is not None:
+                self.metrics.weight.labels(route.deployment, backend.version, role).set(value)
+
+    def _remove(self, deployment: str) -> None:
+        self.routes.pop(deployment, None)
+        self._reindex()
+        self._save()
+
+    def _reindex(self) -> None:
+        by_model: dict[str, Route] = {}
+        for route in self.routes.values():
+            by_model.setdefault(route.model, route)
+        self._by_model = by_model
+
+    def _save(self) -> None:
+        if self.routes_file is None:
+            return
+        temporary = self.routes_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps({n: r.to_json() for n, r in self.routes.items()}, indent=2))
+        temporary.replace(self.routes_file)
+
+    @staticmethod
+    def _json(data: object) -> Response:
+        return Response(status=200, body=json.dumps(data).encode(), headers=list(_JSON))
+
+
+__all__ = ["Gateway", "RouteError"]

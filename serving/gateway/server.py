@@ -1,0 +1,71 @@
+"""Run the gateway: `python -m kubeloop.serving.gateway --port 8080 [--routes-file routes.json]`.
+
+The admin token comes from KUBELOOP_GATEWAY_TOKEN or from `--token-file`, never from the command line
+(other users can read process arguments). SIGTERM stops accepting, lets in-flight requests finish
+(up to the grace period) and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+from kubeloop.serving.gateway.app import Gateway
+from kubeloop.serving.gateway.http import ServerProtocol
+
+TOKEN_ENV = "KUBELOOP_GATEWAY_TOKEN"
+
+
+def read_token(token_file: Path | None) -> str:
+    """The admin token from the file, else the environment; SystemExit naming both when neither is set."""
+    if token_file is not None:
+        token = token_file.read_text().strip()
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise SystemExit(f"the gateway needs an admin token: set {TOKEN_ENV} or pass --token-file")
+    return token
+
+
+async def serve(*, host: str, port: int, token: str, routes_file: Path | None, grace: float = 10.0,
+                ready: asyncio.Event | None = None) -> None:
+    """Serve until SIGTERM/SIGINT (or cancellation)."""
+    gateway = Gateway(token=token, routes_file=routes_file)
+    gateway.start()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: ServerProtocol(gateway.handle, max_body=gateway.max_body),
+                                      host, port, backlog=2048, reuse_address=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await asyncio.wait_for(_drain(server), timeout=grace) if grace else None
+        await gateway.close()
+
+
+async def _drain(server: asyncio.Server) -> None:
+    # Python 3.11's wait_closed returns at once; give in-flight requests a moment to be answered.
+    await server.wait_closed()
+    await asyncio.sleep(0.2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="kubeloop-gateway", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--routes-file", type=Path, default=None, help="load routes from and save them to")
+    parser.add_argument("--token-file", type=Path, default=None)
+    args = parser.parse_args(argv)
+    token = read_token(args.token_file)
+    import uvloop
+
+    uvloop.run(serve(host=args.host, port=args.port, token=token, routes_file=args.routes_file))

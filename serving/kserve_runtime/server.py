@@ -1,0 +1,111 @@
+"""Run the kubeloop model under KServe's ModelServer, optionally as several forked workers on one socket.
+
+Usage: `python -m kubeloop.serving.kserve_runtime --deployment iris --model iris-classifier --ref champion
+--port 8080 [--workers 2]`. The model is downloaded and verified once, before forking; each worker
+builds its own engine (prediction-log thread, metrics) after the fork.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+from typing import Any
+
+from kubeloop.serving.core.model import LoadedModel
+from kubeloop.serving.core.runtime import RuntimeConfig, build_engine, load_model
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket shared by every worker (the kernel balances accepts between them)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_worker(config: RuntimeConfig, model: LoadedModel, sock: socket.socket, *,
+               fast_path: bool = True) -> None:
+    """One KServe ModelServer worker on the shared socket, until SIGTERM/SIGINT; flushes logs on exit."""
+    import kserve
+    import kserve.model_server
+    from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
+    from kserve.protocol.rest.server import RESTServer
+
+    from kubeloop.serving.core.asgi import PredictMiddleware
+    from kubeloop.serving.kserve_runtime.model import KubeloopModel
+
+    engine = build_engine(config, model)
+    server = kserve.ModelServer(http_port=config.port, workers=1, enable_grpc=False,
+                                enable_latency_logging=False)
+    server.register_model(KubeloopModel(model.name, engine=engine))
+    rest = RESTServer(FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension,
+                      config.port, workers=1, grace_period=10, event_loop="uvloop")
+    if fast_path:
+        # Outermost, so predict requests skip KServe's timing middleware and FastAPI routing too.
+        rest.config.app = PredictMiddleware(kserve.model_server.app, engine=engine)
+    rest.config.proxy_headers = False
+    quiet_request_logs()
+    try:
+        rest.run(sockets=[sock])
+    finally:
+        if engine.logger is not None:
+            engine.logger.close()
+
+
+def quiet_request_logs() -> None:
+    """No per-request access or timing log lines: at thousands of requests/s they cost more than predict."""
+    for name in ("uvicorn.access", "kserve.trace"):
+        logger = logging.getLogger(name)
+        logger.handlers = []
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
+
+
+def serve(config: RuntimeConfig, *, fast_path: bool = True) -> None:
+    """Load, bind, and run `config.workers` workers; SIGTERM stops them all after in-flight requests."""
+    model = load_model(config)
+    sock = bind(config.host, config.port)
+    if config.workers == 1:
+        run_worker(config, model, sock, fast_path=fast_path)
+        return
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=run_worker, args=(config, model, sock), kwargs={"fast_path": fast_path})
+               for _ in range(config.workers)]
+    for worker in workers:
+        worker.start()
+
+    def forward(signum: int, _frame: Any) -> None:
+        for worker in workers:
+            if worker.pid is not None:
+                os.kill(worker.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for worker in workers:
+        worker.join()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="kubeloop-kserve", description=__doc__.splitlines()[0])
+    parser.add_argument("--deployment", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--ref", default="champion", help="version number, alias or models:/ URI")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--max-batch-rows", type=int, default=64)
+    parser.add_argument("--log-sink-url", default=None, help="CloudEvents collector for prediction logs")
+    parser.add_argument("--no-fast-path", action="store_true", help="predict through KServe's FastAPI routes")
+    args = parser.parse_args(argv)
+    config = RuntimeConfig(deployment=args.deployment, model=args.model, ref=args.ref, host=args.host,
+                           port=args.port, workers=args.workers, max_batch_rows=args.max_batch_rows,
+                           log_sink_url=args.log_sink_url)
+    serve(config, fast_path=not args.no_fast_path)

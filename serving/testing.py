@@ -1,0 +1,56 @@
+"""Register a small scikit-learn model the way training does, for tests, benchmarks and demos of serving.
+
+The model is logged with its signature and an input example, then registered through the kubeloop
+registry, which records the artifact's sha256 that servers verify at load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kubeloop.settings import Settings
+
+IRIS_COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+
+
+def iris_frame() -> Any:
+    """The iris data set (shipped with scikit-learn) with snake_case column names and a string target."""
+    from sklearn.datasets import load_iris
+
+    data = load_iris(as_frame=True)
+    frame = data.frame.rename(columns=dict(zip(data.feature_names, IRIS_COLUMNS, strict=True)))
+    frame["species"] = [str(data.target_names[i]) for i in frame.pop("target")]
+    return frame
+
+
+def register_iris(settings: Settings, *, name: str, kind: str = "logreg", seed: int = 0,
+                  aliases: Sequence[str] = ("champion",)) -> str:
+    """Train an iris classifier (`logreg` or `forest`), log and register it; returns the version."""
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    from kubeloop.registry.mlflow_registry import MlflowRegistry
+
+    settings.ensure_dirs()
+    frame = iris_frame()
+    features, target = frame[list(IRIS_COLUMNS)], frame["species"]
+    if kind == "forest":
+        estimator: Any = RandomForestClassifier(n_estimators=20, max_depth=4, random_state=seed)
+    else:
+        estimator = LogisticRegression(max_iter=500, C=1.0 + seed)
+    estimator.fit(features, target)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    experiment = mlflow.set_experiment("kubeloop-serving")
+    with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
+        info = mlflow.sklearn.log_model(
+            estimator, name="model", serialization_format="cloudpickle",
+            signature=infer_signature(features, estimator.predict(features)),
+            input_example=features.head(3),
+        )
+    registry = MlflowRegistry(tracking_uri=settings.tracking_uri)
+    version = registry.register(name=name, model_uri=info.model_uri, run_id=run.info.run_id, tags={},
+                                aliases=aliases)
+    return version.version
