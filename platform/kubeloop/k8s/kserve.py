@@ -32,6 +32,7 @@ def logger_url(
     role: str,
     mirror: str | None = None,
     mirror_percent: int = 0,
+    mirror_version: str | None = None,
 ) -> str:
     """The collector URL with who is logging; a mirror target makes the collector replay requests to it."""
     query = {
@@ -41,7 +42,11 @@ def logger_url(
         "role": role,
     }
     if mirror and mirror_percent:
-        query |= {"mirror": mirror, "mirrorPercent": str(mirror_percent)}
+        query |= {
+            "mirror": mirror,
+            "mirrorPercent": str(mirror_percent),
+            "shadowVersion": mirror_version or "",
+        }
     return f"{config.collector_url}?{urlencode(query)}"
 
 
@@ -91,6 +96,7 @@ def predictor(
     canary_percent: int | None = None,
     mirror: str | None = None,
     mirror_percent: int = 0,
+    mirror_version: str | None = None,
 ) -> dict[str, Any]:
     """The `spec.predictor` of an InferenceService serving `version` (wire form, camelCase)."""
     from kserve import V1beta1LoggerSpec, V1beta1PredictorSpec
@@ -104,7 +110,13 @@ def predictor(
         logger=V1beta1LoggerSpec(
             mode="all",
             url=logger_url(
-                config, deployment, version=version, role=role, mirror=mirror, mirror_percent=mirror_percent
+                config,
+                deployment,
+                version=version,
+                role=role,
+                mirror=mirror,
+                mirror_percent=mirror_percent,
+                mirror_version=mirror_version,
             ),
         ),
         annotations={
@@ -130,6 +142,7 @@ def inference_service(
     stable_version: str | None = None,
     mirror: str | None = None,
     mirror_percent: int = 0,
+    mirror_version: str | None = None,
     owner_uid: str | None = None,
 ) -> dict[str, Any]:
     """A whole InferenceService; `stable_version` is recorded so a router can read its routes back."""
@@ -155,6 +168,7 @@ def inference_service(
                 canary_percent=canary_percent,
                 mirror=mirror,
                 mirror_percent=mirror_percent,
+                mirror_version=mirror_version,
             )
         ),
     )

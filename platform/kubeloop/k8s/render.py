@@ -79,6 +79,7 @@ def _kserve_objects(
             stable_version=routes.stable,
             mirror=mirror_url(deployment, shadow) if mirrored else None,
             mirror_percent=routes.shadow_percent,
+            mirror_version=routes.shadow,
             owner_uid=owner,
         )
     ]

@@ -1,0 +1,179 @@
+"""The thin layer that talks to the Kubernetes API: get, create, merge-patch, delete, and safe updates.
+
+Everything else in Kubernetes mode is pure and hands this layer whole objects. Updates that must not
+lose a concurrent write (status, routes) go read -> change -> write with the resourceVersion read,
+and on 409 Conflict start again from a fresh read.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes.client import ApiClient, BatchV1Api, CustomObjectsApi
+from kubernetes.client.exceptions import ApiException
+
+from kubeloop.errors import BackendUnavailable, NotFoundError
+
+CONFLICT_ATTEMPTS = 5
+Mutate = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+class Gone(NotFoundError):
+    """The object was deleted while we worked on it; reconciliation ends without error."""
+
+
+class MissingCrd(BackendUnavailable):
+    """The cluster does not know the kind: its CRD (KServe, Istio, Gateway API, Argo) is not installed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ref:
+    """Where a namespaced object lives in the API."""
+
+    group: str
+    version: str
+    plural: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, obj: dict[str, Any], *, plural: str) -> Ref:
+        """The reference of a whole object (apiVersion, metadata.name, metadata.namespace)."""
+        group, _, version = obj["apiVersion"].rpartition("/")
+        meta = obj["metadata"]
+        return cls(
+            group=group, version=version, plural=plural, namespace=meta["namespace"], name=meta["name"]
+        )
+
+
+# Kinds the operator creates, and their plural resource names.
+PLURALS = {
+    "InferenceService": "inferenceservices",
+    "VirtualService": "virtualservices",
+    "DestinationRule": "destinationrules",
+    "HTTPRoute": "httproutes",
+    "CronWorkflow": "cronworkflows",
+    "CronJob": "cronjobs",
+}
+
+
+class KubeApi:
+    """Namespaced objects through the official client; custom resources and batch/v1 CronJobs."""
+
+    def __init__(self, api_client: ApiClient | None = None) -> None:
+        self.client = api_client or ApiClient()
+        self.custom = CustomObjectsApi(self.client)
+        self.batch = BatchV1Api(self.client)
+
+    def get(self, ref: Ref) -> dict[str, Any] | None:
+        """The object, or None when it does not exist."""
+        try:
+            if ref.group == "batch":
+                return self.client.sanitize_for_serialization(
+                    self.batch.read_namespaced_cron_job(ref.name, ref.namespace)
+                )
+            return self.custom.get_namespaced_custom_object(
+                ref.group, ref.version, ref.namespace, ref.plural, ref.name
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise _translate(error, ref) from None
+
+    def create(self, ref: Ref, body: dict[str, Any]) -> dict[str, Any]:
+        """Create the object."""
+        try:
+            if ref.group == "batch":
+                return self.client.sanitize_for_serialization(
+                    self.batch.create_namespaced_cron_job(ref.namespace, body)
+                )
+            return self.custom.create_namespaced_custom_object(
+                ref.group, ref.version, ref.namespace, ref.plural, body
+            )
+        except ApiException as error:
+            if error.status == 404:  # creating in a collection that does not exist: the kind is unknown
+                raise MissingCrd(
+                    f"the cluster has no {ref.plural}.{ref.group}/{ref.version}; "
+                    f"install its CRD (is {ref.group.split('.')[-2]} installed?)"
+                ) from None
+            raise _translate(error, ref) from None
+
+    def patch(self, ref: Ref, body: dict[str, Any]) -> dict[str, Any]:
+        """Merge-patch the object (RFC 7386: maps merge, lists are replaced, null deletes)."""
+        try:
+            if ref.group == "batch":
+                return self.client.sanitize_for_serialization(
+                    self.batch.patch_namespaced_cron_job(ref.name, ref.namespace, body)
+                )
+            return self.custom.patch_namespaced_custom_object(
+                ref.group, ref.version, ref.namespace, ref.plural, ref.name, body
+            )
+        except ApiException as error:
+            if error.status == 404:
+                raise Gone(f"{ref.plural}/{ref.name} in {ref.namespace} was deleted") from None
+            raise _translate(error, ref) from None
+
+    def delete(self, ref: Ref) -> bool:
+        """Delete the object; False when it was already gone."""
+        try:
+            if ref.group == "batch":
+                self.batch.delete_namespaced_cron_job(ref.name, ref.namespace)
+            else:
+                self.custom.delete_namespaced_custom_object(
+                    ref.group, ref.version, ref.namespace, ref.plural, ref.name
+                )
+            return True
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise _translate(error, ref) from None
+
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create the object, or merge-patch its labels, annotations and spec when it exists."""
+        ref = Ref.of(obj, plural=PLURALS[obj["kind"]])
+        if self.get(ref) is None:
+            return self.create(ref, obj)
+        meta = {
+            k: obj["metadata"][k]
+            for k in ("labels", "annotations", "ownerReferences")
+            if k in obj["metadata"]
+        }
+        return self.patch(ref, {"metadata": meta, "spec": obj["spec"]})
+
+    def update(self, ref: Ref, mutate: Mutate, *, status: bool = False) -> dict[str, Any] | None:
+        """Read, change with `mutate` (None: nothing to do), write with the version read; retry on 409."""
+        for _ in range(CONFLICT_ATTEMPTS):
+            current = self.get(ref)
+            if current is None:
+                raise Gone(f"{ref.plural}/{ref.name} in {ref.namespace} was deleted")
+            desired = mutate(copy.deepcopy(current))
+            if desired is None:
+                return current
+            desired["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            try:
+                return self._replace(ref, desired, status=status)
+            except ApiException as error:
+                if error.status == 409:
+                    continue
+                if error.status == 404:
+                    raise Gone(f"{ref.plural}/{ref.name} in {ref.namespace} was deleted") from None
+                raise _translate(error, ref) from None
+        raise BackendUnavailable(
+            f"{ref.plural}/{ref.name}: still conflicting after {CONFLICT_ATTEMPTS} attempts"
+        )
+
+    def _replace(self, ref: Ref, body: dict[str, Any], *, status: bool) -> dict[str, Any]:
+        args = (ref.group, ref.version, ref.namespace, ref.plural, ref.name, body)
+        if status:
+            return self.custom.replace_namespaced_custom_object_status(*args)
+        return self.custom.replace_namespaced_custom_object(*args)
+
+
+def _translate(error: ApiException, ref: Ref) -> Exception:
+    reason = error.reason or ""
+    return BackendUnavailable(
+        f"Kubernetes API: {error.status} {reason} on {ref.plural}/{ref.name} in {ref.namespace}"
+    )
