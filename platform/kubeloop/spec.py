@@ -196,6 +196,10 @@ class DriftSpec(Frozen):
     consecutive_windows: int = Field(default=2, ge=1)
     cooldown: Duration = 3600.0
     feature_methods: dict[str, str] = Field(default_factory=dict)
+    # Multiple-testing correction across features: Benjamini-Hochberg, Holm, or none.
+    correction: Literal["bh", "holm", "none"] = "bh"
+    # The Evidently HTML report runs on a random sample of at most this many rows per side.
+    report_max_rows: int = Field(default=50_000, ge=100)
     pipeline: str = "training"
     params: dict[str, Any] = Field(default_factory=dict)
     auto_rollout: bool = True

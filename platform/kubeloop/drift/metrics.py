@@ -1,0 +1,124 @@
+"""Drift results as Prometheus metrics, served on `/metrics` or pushed to a Pushgateway.
+
+A check without a verdict exports its row count and run time but no share and no detected flag:
+an absent series reads as "unknown" on a dashboard, where a zero would wrongly read as "no drift".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from kubeloop.drift.results import DriftResult
+from kubeloop.telemetry import names
+
+PREDICTION_FEATURE = "__prediction__"
+PUSH_JOB = "kubeloop-drift"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushOutcome:
+    """Whether the Pushgateway took the metrics; the message says why not."""
+
+    ok: bool
+    message: str
+
+
+class DriftMetrics:
+    """The drift gauges of every deployment a process checks, in one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        version_labels = ("deployment", "model", "version")
+        self.share = Gauge(
+            names.DRIFT_SHARE,
+            "Share of features whose drift verdict is positive.",
+            version_labels,
+            registry=self.registry,
+        )
+        self.score = Gauge(
+            names.DRIFT_SCORE,
+            "Per-feature drift score (p-value for tests, distance otherwise).",
+            (*version_labels, "feature"),
+            registry=self.registry,
+        )
+        self.detected = Gauge(
+            names.DRIFT_DETECTED,
+            "1 when the last check found dataset drift, 0 when not.",
+            version_labels,
+            registry=self.registry,
+        )
+        self.rows = Gauge(
+            names.DRIFT_ROWS,
+            "Logged rows in the last checked window.",
+            version_labels,
+            registry=self.registry,
+        )
+        self.last_run = Gauge(
+            names.DRIFT_LAST_RUN,
+            "When the last drift check ran (epoch seconds).",
+            ("deployment",),
+            registry=self.registry,
+        )
+        self.retrains = Counter(
+            names.RETRAINS_TOTAL,
+            "Training pipelines started by the retrain policy.",
+            ("deployment", "reason"),
+            registry=self.registry,
+        )
+        self._series: dict[str, list[tuple[Gauge, tuple[str, ...]]]] = {}
+
+    def record(self, *, deployment: str, model: str, version: str, result: DriftResult, now: float) -> None:
+        """Replace the deployment's drift series with those of this result."""
+        for gauge, labels in self._series.pop(deployment, []):
+            gauge.remove(*labels)
+        base = (deployment, model, version)
+        series: list[tuple[Gauge, tuple[str, ...]]] = [(self.rows, base)]
+        self.rows.labels(*base).set(result.rows)
+        if result.decided:
+            self.share.labels(*base).set(result.drift_share or 0.0)
+            self.detected.labels(*base).set(1.0 if result.detected else 0.0)
+            series += [(self.share, base), (self.detected, base)]
+            tested = list(result.features) + ([result.prediction] if result.prediction else [])
+            for feature in tested:
+                name = PREDICTION_FEATURE if feature is result.prediction else feature.feature
+                self.score.labels(*base, name).set(feature.score)
+                series.append((self.score, (*base, name)))
+        self.last_run.labels(deployment).set(now)
+        self._series[deployment] = series
+
+    def count_retrain(self, *, deployment: str, reason: str) -> None:
+        """Count one training run started by the policy."""
+        self.retrains.labels(deployment, reason).inc()
+
+    def push(self, *, url: str, deployment: str, timeout: float = 5.0) -> PushOutcome:
+        """Push to a Pushgateway, grouped by deployment; an unreachable gateway is reported, not raised."""
+        from prometheus_client import push_to_gateway
+
+        try:
+            push_to_gateway(
+                url,
+                job=PUSH_JOB,
+                grouping_key={"deployment": deployment},
+                registry=self.registry,
+                timeout=timeout,
+            )
+        except Exception as error:  # noqa: BLE001 - urllib raises many kinds; any means "not pushed"
+            return PushOutcome(
+                ok=False, message=f"Pushgateway {url} unreachable: {type(error).__name__}: {error}"
+            )
+        return PushOutcome(ok=True, message=f"pushed to {url}")
+
+    def exposition(self) -> str:
+        """The metrics in Prometheus text format, as `/metrics` serves them."""
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry).decode()
+
+    def serve(self, *, port: int = 0, host: str = "127.0.0.1") -> tuple[object, int]:
+        """Serve `/metrics` on a background thread; returns the server (call shutdown()) and its port."""
+        from prometheus_client import start_http_server
+
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        return server, int(server.server_port)

@@ -1,0 +1,81 @@
+"""The retrain policy: a pure function from the drift-check history to fire-or-not, with the reason.
+
+It fires only on a streak of decided, drifted checks of the serving version since the last retrain,
+outside the cooldown. A check that could not decide (too few rows, missing reference, failure)
+breaks the streak: missing data never triggers a retrain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kubeloop.drift.results import Status
+from kubeloop.spec import DriftSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowOutcome:
+    """What one drift check found, as the policy needs it."""
+
+    at: float
+    version: str
+    status: Status
+    drift_share: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrainDecision:
+    """Whether to start the training pipeline now, and why (or why not)."""
+
+    fire: bool
+    reason: str
+
+
+def streak(outcomes: Sequence[WindowOutcome]) -> int:
+    """How many of the latest outcomes in a row found drift."""
+    count = 0
+    for outcome in reversed(outcomes):
+        if outcome.status != "drift":
+            break
+        count += 1
+    return count
+
+
+def decide_retrain(
+    *,
+    spec: DriftSpec,
+    history: Sequence[WindowOutcome],
+    version: str,
+    last_retrain_at: float | None,
+    now: float,
+) -> RetrainDecision:
+    """Fire when the last `consecutiveWindows` checks of `version` all drifted, outside the cooldown."""
+    if not spec.enabled:
+        return RetrainDecision(fire=False, reason="drift monitoring is disabled")
+    if last_retrain_at is not None and now - last_retrain_at < spec.cooldown:
+        left = spec.cooldown - (now - last_retrain_at)
+        return RetrainDecision(
+            fire=False, reason=f"in cooldown for another {left:.0f}s after the last retrain"
+        )
+    relevant = sorted(
+        (o for o in history if o.version == version and (last_retrain_at is None or o.at > last_retrain_at)),
+        key=lambda o: o.at,
+    )
+    if not relevant:
+        return RetrainDecision(fire=False, reason=f"no drift checks of version {version} yet")
+    latest = relevant[-1]
+    if latest.status not in ("drift", "no_drift"):
+        return RetrainDecision(
+            fire=False,
+            reason=f"latest check has no verdict ({latest.status}); missing data never triggers a retrain",
+        )
+    run = streak(relevant)
+    need = spec.consecutive_windows
+    if run < need:
+        return RetrainDecision(fire=False, reason=f"{run} of {need} consecutive drifted checks")
+    return RetrainDecision(
+        fire=True,
+        reason=f"{run} consecutive drifted checks of version {version} "
+        f"(share >= {spec.drift_share_threshold:.2f}, latest {latest.drift_share or 0.0:.2f})",
+    )

@@ -1,0 +1,114 @@
+"""The retrain policy, exhaustively and without a clock: streaks, cooldown and missing data."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from kubeloop.drift.policy import WindowOutcome, decide_retrain
+from kubeloop.spec import DriftSpec
+
+SPEC = DriftSpec(consecutive_windows=2, cooldown=3600)
+
+
+def outcomes(
+    *statuses: str, version: str = "1", start: float = 0.0, step: float = 900.0
+) -> list[WindowOutcome]:
+    return [
+        WindowOutcome(
+            at=start + i * step,
+            version=version,
+            status=s,  # type: ignore[arg-type]
+            drift_share=0.5 if s == "drift" else 0.0,
+        )
+        for i, s in enumerate(statuses)
+    ]
+
+
+def test_fires_after_the_required_consecutive_drifted_windows() -> None:
+    decision = decide_retrain(
+        spec=SPEC, history=outcomes("no_drift", "drift", "drift"), version="1", last_retrain_at=None, now=3000
+    )
+
+    assert decision.fire
+    assert decision.reason.startswith("2 consecutive drifted checks of version 1")
+
+
+def test_one_drifted_window_is_not_enough() -> None:
+    decision = decide_retrain(
+        spec=SPEC, history=outcomes("drift", "no_drift", "drift"), version="1", last_retrain_at=None, now=3000
+    )
+
+    assert not decision.fire and decision.reason == "1 of 2 consecutive drifted checks"
+
+
+def test_never_fires_without_drift_over_many_windows() -> None:
+    history = outcomes(*["no_drift"] * 500)
+
+    for end in range(1, len(history) + 1):
+        assert not decide_retrain(
+            spec=SPEC, history=history[:end], version="1", last_retrain_at=None, now=end * 900.0
+        ).fire
+
+
+@pytest.mark.parametrize("missing", ["not_enough_data", "no_reference", "failed"])
+def test_missing_data_never_fires_and_breaks_the_streak(missing: str) -> None:
+    for history in (
+        outcomes(missing, missing, missing),
+        outcomes("drift", missing),
+        outcomes("drift", missing, "drift"),
+    ):
+        decision = decide_retrain(spec=SPEC, history=history, version="1", last_retrain_at=None, now=9000)
+        assert not decision.fire, history
+
+
+def test_every_history_of_length_four_fires_exactly_when_it_ends_in_two_drifts() -> None:
+    statuses = ["drift", "no_drift", "not_enough_data", "no_reference", "failed"]
+    for combo in itertools.product(statuses, repeat=4):
+        decision = decide_retrain(
+            spec=SPEC, history=outcomes(*combo), version="1", last_retrain_at=None, now=1e4
+        )
+        assert decision.fire == (combo[-2:] == ("drift", "drift")), combo
+
+
+def test_cooldown_holds_then_a_fresh_streak_is_needed() -> None:
+    history = outcomes(*["drift"] * 12)  # one check every 15 minutes, all drifted
+    retrained_at = 1800.0
+
+    during = [
+        decide_retrain(spec=SPEC, history=history, version="1", last_retrain_at=retrained_at, now=t)
+        for t in (1800.0, 3000.0, 5399.0)
+    ]
+    after = decide_retrain(
+        spec=SPEC, history=history[:8], version="1", last_retrain_at=retrained_at, now=6400
+    )
+    later = decide_retrain(
+        spec=SPEC, history=history[:9], version="1", last_retrain_at=retrained_at, now=7300
+    )
+
+    assert not any(d.fire for d in during)
+    assert all("cooldown" in d.reason for d in during)
+    assert after.fire  # checks at 2700..6300 after the retrain: a fresh streak
+    assert later.fire
+    stale = decide_retrain(
+        spec=SPEC, history=history[:3], version="1", last_retrain_at=retrained_at, now=9000
+    )
+    assert not stale.fire  # only the 2700 check came after the retrain
+
+
+def test_only_the_serving_version_counts() -> None:
+    history = outcomes("drift", "drift", version="1") + outcomes("drift", version="2", start=2000)
+
+    decision = decide_retrain(spec=SPEC, history=history, version="2", last_retrain_at=None, now=3000)
+
+    assert not decision.fire and decision.reason == "1 of 2 consecutive drifted checks"
+
+
+def test_disabled_and_empty() -> None:
+    disabled = DriftSpec(enabled=False)
+    assert not decide_retrain(
+        spec=disabled, history=outcomes("drift", "drift", "drift"), version="1", last_retrain_at=None, now=1e4
+    ).fire
+    empty = decide_retrain(spec=SPEC, history=[], version="1", last_retrain_at=None, now=0)
+    assert empty.reason == "no drift checks of version 1 yet"
