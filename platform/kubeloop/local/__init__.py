@@ -1,0 +1,1 @@
+"""Local mode processes: model servers and the gateway started on loopback, recorded under state_dir."""

@@ -1,0 +1,86 @@
+"""The TrafficRouter of the kubeloop gateway: routes go to its admin API, backends named by version.
+
+Versions are turned into server URLs by a resolver; in local mode that is the process records of
+`kubeloop.local` (a version must have a running server before traffic can go to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from kubeloop.errors import BackendUnavailable, KubeloopError, NotFoundError
+from kubeloop.routing.base import Routes
+from kubeloop.settings import Settings
+
+# (deployment, version) -> (registered model name, server base URL)
+Resolver = Callable[[str, str], tuple[str, str]]
+
+
+class GatewayRouter:
+    """Sets and reads a deployment's routes through the gateway's bearer-token admin API."""
+
+    def __init__(self, *, admin_url: str, token: str, resolve: Resolver, timeout: float = 10.0) -> None:
+        self.admin_url = admin_url.rstrip("/")
+        self.resolve = resolve
+        self._client = httpx.Client(timeout=timeout, headers={"authorization": f"Bearer {token}"})
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GatewayRouter:
+        """The router of this home's local gateway, resolving versions to local server records."""
+        from kubeloop.local.processes import gateway_record, gateway_token, server_records
+
+        gateway = gateway_record(settings)
+        if gateway is None:
+            raise BackendUnavailable("the local gateway is not running; start it with `kubeloop deploy`")
+
+        def resolve(deployment: str, version: str) -> tuple[str, str]:
+            for record in server_records(settings, deployment):
+                if record.version == str(version) and record.alive():
+                    return record.model, record.url
+            raise NotFoundError(f"no running model server for {deployment!r} version {version}")
+
+        return cls(admin_url=gateway.url, token=gateway_token(settings), resolve=resolve)
+
+    def set_routes(self, deployment: str, routes: Routes) -> None:
+        """Replace the deployment's routes in one admin call (the gateway swaps them atomically)."""
+        model, stable_url = self.resolve(deployment, routes.stable)
+        document: dict[str, Any] = {
+            "model": model, "stable": {"version": routes.stable, "url": stable_url},
+            "canary_weight": routes.canary_weight, "shadow_percent": routes.shadow_percent,
+        }
+        for role in ("canary", "shadow"):
+            version = getattr(routes, role)
+            if version is not None:
+                document[role] = {"version": version, "url": self.resolve(deployment, version)[1]}
+        self._call("PUT", deployment, json=document)
+
+    def get_routes(self, deployment: str) -> Routes | None:
+        """What the gateway does now for the deployment, or None when it has no routes."""
+        data = self._call("GET", deployment, missing_ok=True)
+        if data is None:
+            return None
+        return Routes(
+            stable=data["stable"]["version"],
+            canary=(data.get("canary") or {}).get("version"), canary_weight=data.get("canary_weight", 0),
+            shadow=(data.get("shadow") or {}).get("version"), shadow_percent=data.get("shadow_percent", 0),
+        )
+
+    def delete_routes(self, deployment: str) -> None:
+        """Forget the deployment's routes."""
+        self._call("DELETE", deployment)
+
+    def _call(self, method: str, deployment: str, *, json: Any = None, missing_ok: bool = False) -> Any:
+        url = f"{self.admin_url}/admin/routes/{deployment}"
+        try:
+            response = self._client.request(method, url, json=json)
+        except httpx.HTTPError as error:
+            raise BackendUnavailable(f"gateway admin API at {self.admin_url} unreachable: {error}") from None
+        if response.status_code == 404 and missing_ok:
+            return None
+        if response.status_code != 200:
+            raise KubeloopError(f"gateway refused {method} routes for {deployment!r}: "
+                                f"{response.status_code} {response.text.strip()}")
+        return response.json()
