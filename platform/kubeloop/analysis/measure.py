@@ -17,7 +17,7 @@ from kubeloop.errors import KubeloopError
 from kubeloop.metricsources.base import MetricSource
 from kubeloop.spec import CheckSpec
 from kubeloop.telemetry import queries
-from kubeloop.telemetry.names import REQUEST_DURATION, REQUESTS_TOTAL
+from kubeloop.telemetry.names import GATEWAY_REQUESTS_TOTAL, GATEWAY_RETRIES_TOTAL, REQUEST_DURATION
 
 # (version, since, until) -> the prediction-log rows that version answered in [since, until).
 PredictionReader = Callable[[str, float, float], pd.DataFrame]
@@ -31,8 +31,12 @@ class Subject:
     champion: str
     challenger: str
     task: str | None = None
-    requests_metric: str = REQUESTS_TOTAL
+    # Requests are counted where every answer is seen, the gateway (which also records the shadow's
+    # status and counts canary refusals as retries); latency comes from the servers, which time shadow
+    # requests too. Set `retries_metric` to None for routers that do not retry (mesh, KServe).
+    requests_metric: str = GATEWAY_REQUESTS_TOTAL
     duration_metric: str = REQUEST_DURATION
+    retries_metric: str | None = GATEWAY_RETRIES_TOTAL
     extra_labels: dict[str, str] = field(default_factory=dict)
 
     def labels(self, version: str) -> dict[str, str]:
@@ -75,11 +79,7 @@ def _measure_one(
     window = max(1.0, until - since)
     span = queries.range_of(window)
     if check.kind == "error-rate":
-        labels = subject.labels(subject.challenger)
-        value = metrics.query(
-            queries.error_rate(labels, span, metric=subject.requests_metric), window_seconds=window
-        )
-        return Measurement(value=value, samples=_count(metrics, subject, subject.challenger, span, window))
+        return _error_rate(metrics, subject, span, window)
     if check.kind == "latency-p99-ratio":
         return _latency_ratio(metrics, subject, span, window)
     if check.kind == "promql":
@@ -95,6 +95,26 @@ def _measure_one(
             frames[version] = predictions(version, since, until)
     judge = disagreement if check.kind == "disagreement" else prediction_shift
     return judge(frames[subject.champion], frames[subject.challenger], task=subject.task)
+
+
+def _error_rate(metrics: MetricSource, subject: Subject, span: str, window: float) -> Measurement:
+    """Failed answers of the challenger, counting each canary refusal the gateway retried as a failure."""
+    labels = subject.labels(subject.challenger)
+    errors = metrics.query(
+        queries.request_count(
+            {**labels, "status": queries.ERROR_STATUS}, span, metric=subject.requests_metric
+        ),
+        window_seconds=window,
+    )
+    total = _count(metrics, subject, subject.challenger, span, window)
+    retried = 0.0
+    if subject.retries_metric is not None:
+        text = queries.retry_count(subject.deployment, span, metric=subject.retries_metric)
+        retried = metrics.query(text, window_seconds=window) or 0.0
+    attempts = total + retried
+    if attempts <= 0:
+        return Measurement(value=None, samples=0)
+    return Measurement(value=((errors or 0.0) + retried) / attempts, samples=int(round(attempts)))
 
 
 def _latency_ratio(metrics: MetricSource, subject: Subject, span: str, window: float) -> Measurement:

@@ -51,28 +51,34 @@ class Controller:
     def __init__(self, ports: Ports) -> None:
         self.ports = ports
 
+    def check_can_start(self, *, deployment: str, model: str, version: str) -> str:
+        """The champion to compare with; refuses an unknown version, the champion itself, a second rollout."""
+        p = self.ports
+        current = p.store.load(deployment)
+        if current is not None and not current.done:
+            raise KubeloopError(
+                f"deployment {deployment!r} already has a rollout of version {current.challenger} in "
+                f"{current.phase.value}; promote or roll it back first"
+            )
+        p.registry.get_version(model, version)
+        champion = p.registry.version_for_alias(model, CHAMPION)
+        if champion is None:
+            raise KubeloopError(f"model {model!r} has no champion to compare version {version} with")
+        if str(champion.version) == str(version):
+            raise KubeloopError(f"version {version} of {model!r} is already the champion")
+        return str(champion.version)
+
     def start(self, *, deployment: str, model: str, version: str, spec: RolloutSpec) -> RolloutState:
         """Begin a rollout of `version`; refused when the version is unknown or another rollout runs."""
         p = self.ports
         with p.store.lock(deployment):
-            current = p.store.load(deployment)
-            if current is not None and not current.done:
-                raise KubeloopError(
-                    f"deployment {deployment!r} already has a rollout of version {current.challenger} in "
-                    f"{current.phase.value}; promote or roll it back first"
-                )
-            p.registry.get_version(model, version)
-            champion = p.registry.version_for_alias(model, CHAMPION)
-            if champion is None:
-                raise KubeloopError(f"model {model!r} has no champion to compare version {version} with")
-            if str(champion.version) == str(version):
-                raise KubeloopError(f"version {version} of {model!r} is already the champion")
-            if current is not None:
+            champion = self.check_can_start(deployment=deployment, model=model, version=version)
+            if p.store.load(deployment) is not None:
                 p.store.archive(deployment)
             state = initial_state(
                 deployment=deployment,
                 model=model,
-                champion=str(champion.version),
+                champion=champion,
                 challenger=str(version),
                 spec=spec,
                 now=p.clock(),

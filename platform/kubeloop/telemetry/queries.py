@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kubeloop.telemetry.names import (
-    GATEWAY_REQUEST_DURATION,
-    GATEWAY_REQUESTS_TOTAL,
+    GATEWAY_RETRIES_TOTAL,
     REQUEST_DURATION,
     REQUESTS_TOTAL,
 )
@@ -67,10 +66,11 @@ def latency_p99_ratio(
     return f"{ours} / {theirs}"
 
 
+def retry_count(deployment: str, window: str, *, metric: str = GATEWAY_RETRIES_TOTAL) -> str:
+    """Requests the gateway retried on stable because the canary refused them (a canary failure)."""
+    return request_count({"deployment": deployment}, window, metric=metric)
+
+
 def version_labels(deployment: str, version: str) -> dict[str, str]:
     """Matchers for one model version of a deployment, whatever role it plays."""
     return {"deployment": deployment, "version": str(version)}
-
-
-GATEWAY_METRICS = {"requests": GATEWAY_REQUESTS_TOTAL, "duration": GATEWAY_REQUEST_DURATION}
-SERVER_METRICS = {"requests": REQUESTS_TOTAL, "duration": REQUEST_DURATION}

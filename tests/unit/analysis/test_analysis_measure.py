@@ -28,15 +28,20 @@ class FakeMetrics:
         return self.answers.get(query)
 
 
-def answers(*, errors: float, p99: tuple[float, float], counts: tuple[int, int] = (500, 500)) -> dict:
+def answers(
+    *, errors: float, p99: tuple[float, float], counts: tuple[int, int] = (500, 500), retries: float = 0
+) -> dict:
     span = "10s"
     two, one = SUBJECT.labels("2"), SUBJECT.labels("1")
+    requests, durations = SUBJECT.requests_metric, SUBJECT.duration_metric
+    failed = {**two, "status": queries.ERROR_STATUS}
     return {
-        queries.error_rate(two, span): errors,
-        queries.request_count(two, span): counts[0],
-        queries.request_count(one, span): counts[1],
-        queries.latency_quantile(two, span): p99[0],
-        queries.latency_quantile(one, span): p99[1],
+        queries.request_count(failed, span, metric=requests): errors * counts[0],
+        queries.request_count(two, span, metric=requests): counts[0],
+        queries.request_count(one, span, metric=requests): counts[1],
+        queries.retry_count("iris", span): retries,
+        queries.latency_quantile(two, span, metric=durations): p99[0],
+        queries.latency_quantile(one, span, metric=durations): p99[1],
     }
 
 
@@ -86,6 +91,12 @@ def test_different_answers_fail_disagreement() -> None:
     results = run(FakeMetrics(answers(errors=0, p99=(1, 1))), preds={"1": [0] * 100, "2": [1] * 100})
     assert results["disagreement"].verdict is Verdict.FAIL and results["disagreement"].value == 1.0
     assert results["prediction-shift"].verdict is Verdict.FAIL
+
+
+def test_canary_refusals_retried_by_the_gateway_count_as_failures() -> None:
+    results = run(FakeMetrics(answers(errors=0.0, p99=(1, 1), counts=(0, 500), retries=60)), phase="canary")
+    assert results["error-rate"].value == 1.0 and results["error-rate"].samples == 60
+    assert results["error-rate"].verdict is Verdict.FAIL
 
 
 def test_scarce_traffic_is_inconclusive() -> None:

@@ -56,12 +56,15 @@ class DialMetrics:
     errors: float = 0.0
     count: float = 1000.0
     p99: float = 0.02
+    retries: float = 0.0
 
     def query(self, query: str, *, window_seconds: float) -> float | None:
         if query.startswith("histogram_quantile"):
             return self.p99
+        if "retries" in query:
+            return self.retries
         if "status=" in query:
-            return self.errors
+            return self.errors * self.count
         return self.count
 
 

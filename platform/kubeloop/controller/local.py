@@ -1,0 +1,186 @@
+"""Wiring the controller for local mode: the gateway router, local model servers, scrapes, prediction logs.
+
+The deployment is the one `kubeloop deploy` recorded; model servers are the local processes it
+started (the challenger's server is started when its rollout starts and stopped when it is no
+longer needed); metrics come from Prometheus when KUBELOOP_PROMETHEUS_URL is set, else from direct
+scrapes of the gateway's and the servers' `/metrics`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from kubeloop.controller.loop import Controller, Ports
+from kubeloop.controller.telemetry import RolloutMetrics
+from kubeloop.errors import SpecError
+from kubeloop.metricsources.base import MetricSource
+from kubeloop.settings import Settings
+from kubeloop.spec import RolloutSpec
+
+# Prediction logs reach the store in batches (every 0.2 s); reading the window this much later
+# keeps records still in flight from being missed by both this window and the next.
+LOG_LAG_SECONDS = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalTarget:
+    """A deployed deployment: its model, default strategy and how its servers run."""
+
+    deployment: str
+    model: str
+    strategy: RolloutSpec
+    runtime: str
+    workers: int
+    max_batch_rows: int
+
+
+def load_target(settings: Settings, deployment: str) -> LocalTarget:
+    """The deployment `kubeloop deploy` recorded, or NotFoundError naming it."""
+    from kubeloop.local.processes import load_deployed
+
+    spec = load_deployed(settings, deployment).spec
+    return LocalTarget(
+        deployment=deployment,
+        model=spec.model.name,
+        strategy=spec.rollout,
+        runtime=spec.serving.runtime if spec.serving.runtime in ("kserve", "bentoml") else "kserve",
+        workers=spec.serving.workers,
+        max_batch_rows=spec.serving.max_batch_size,
+    )
+
+
+def check_sources(settings: Settings, spec: RolloutSpec) -> None:
+    """Refuse custom PromQL checks when there is no Prometheus to run them on."""
+    custom = [c.name for c in spec.checks if c.kind == "promql"]
+    if custom and not settings.prometheus_url:
+        raise SpecError(f"checks {custom} are promql checks: set KUBELOOP_PROMETHEUS_URL to a Prometheus")
+
+
+def ensure_server(settings: Settings, target: LocalTarget, version: str) -> None:
+    """Start a model server for `version` unless one runs."""
+    from kubeloop.local.processes import start_server
+
+    start_server(
+        settings,
+        deployment=target.deployment,
+        model=target.model,
+        version=str(version),
+        runtime=target.runtime,
+        workers=target.workers,
+        max_batch_rows=target.max_batch_rows,
+    )
+
+
+def retire_server(settings: Settings, deployment: str, version: str) -> None:
+    """Stop the server of a version the deployment no longer routes to."""
+    from kubeloop.local.processes import server_records, serving_dir, stop
+
+    for record in server_records(settings, deployment):
+        if record.version == str(version):
+            stop(record)
+            (serving_dir(settings) / deployment / f"v{record.version}.json").unlink(missing_ok=True)
+
+
+def metrics_targets(settings: Settings, deployment: str) -> list[str]:
+    """The `/metrics` URLs of the gateway and of the deployment's live servers."""
+    from kubeloop.local.processes import gateway_record, server_records
+
+    gateway = gateway_record(settings)
+    urls = [f"{gateway.url}/metrics"] if gateway is not None else []
+    return urls + [f"{r.url}/metrics" for r in server_records(settings, deployment) if r.alive()]
+
+
+def controller_for(
+    settings: Settings,
+    target: LocalTarget,
+    *,
+    metrics: MetricSource | None = None,
+    telemetry: RolloutMetrics | None = None,
+) -> Controller:
+    """A controller on the local gateway and registry; `metrics` defaults to Prometheus when configured."""
+    from kubeloop.metricsources.prometheus import PrometheusSource
+    from kubeloop.registry.mlflow_registry import MlflowRegistry
+    from kubeloop.rollout.store import StateStore
+    from kubeloop.routing.gateway import GatewayRouter
+
+    if metrics is None and settings.prometheus_url:
+        metrics = PrometheusSource(settings.prometheus_url)
+    return Controller(
+        Ports(
+            router=GatewayRouter.from_settings(settings),
+            registry=MlflowRegistry.from_settings(settings),
+            metrics=metrics or _NoMetrics(),
+            store=StateStore(settings.state_dir),
+            predictions=_prediction_reader(settings, target.deployment),
+            telemetry=telemetry,
+            retire=lambda deployment, version: retire_server(settings, deployment, version),
+        )
+    )
+
+
+@contextmanager
+def running_controller(
+    settings: Settings, deployment: str, *, telemetry: RolloutMetrics | None = None
+) -> Iterator[Controller]:
+    """A controller with its metric scrapes running (local mode) for as long as the block runs."""
+    from kubeloop.metricsources.scrape import ScrapeSource
+
+    target = load_target(settings, deployment)
+    scrape = None if settings.prometheus_url else ScrapeSource(lambda: metrics_targets(settings, deployment))
+    if scrape is not None:
+        period = min(1.0, target.strategy.canary.interval / 4)
+        scrape.period = period
+        scrape.start()
+    try:
+        yield controller_for(settings, target, metrics=scrape, telemetry=telemetry)
+    finally:
+        if scrape is not None:
+            scrape.close()
+
+
+def pid_file(settings: Settings, deployment: str) -> Path:
+    """Where a running controller records its process id."""
+    path = settings.state_dir / "rollouts" / f"{deployment}.pid"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def live_pid(settings: Settings, deployment: str) -> int | None:
+    """The process id of the deployment's running controller, or None."""
+    try:
+        pid = int(pid_file(settings, deployment).read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def _prediction_reader(settings: Settings, deployment: str):  # type: ignore[no-untyped-def]
+    def read(version: str, since: float, until: float) -> pd.DataFrame:
+        from kubeloop.predlog.reader import read_predictions
+
+        return read_predictions(
+            settings,
+            deployment,
+            version=version,
+            since=since - LOG_LAG_SECONDS,
+            until=until - LOG_LAG_SECONDS,
+        )
+
+    return read
+
+
+class _NoMetrics:
+    """For by-hand commands, which decide without measuring."""
+
+    def query(self, query: str, *, window_seconds: float) -> float | None:
+        """No data."""
+        return None
