@@ -132,16 +132,33 @@ class KubeApi:
             raise _translate(error, ref) from None
 
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Create the object, or merge-patch its labels, annotations and spec when it exists."""
+        """Create the object, or merge-patch labels, annotations and spec when the live one differs."""
         ref = Ref.of(obj, plural=PLURALS[obj["kind"]])
-        if self.get(ref) is None:
-            return self.create(ref, obj)
-        meta = {
-            k: obj["metadata"][k]
-            for k in ("labels", "annotations", "ownerReferences")
-            if k in obj["metadata"]
+        live = self.get(ref)
+        if live is None:
+            return self.create(ref, drop_nulls(obj))
+        keys = ("labels", "annotations", "ownerReferences")
+        body = {
+            "metadata": {k: obj["metadata"][k] for k in keys if k in obj["metadata"]},
+            "spec": obj["spec"],
         }
-        return self.patch(ref, {"metadata": meta, "spec": obj["spec"]})
+        if contains(live, body):
+            return live
+        return self.patch(ref, body)
+
+    def list(self, ref: Ref, *, selector: str) -> list[dict[str, Any]]:
+        """Objects of `ref`'s kind in its namespace matching a label selector (`ref.name` is ignored)."""
+        try:
+            if ref.group == "batch":
+                found = self.batch.list_namespaced_cron_job(ref.namespace, label_selector=selector)
+                return self.client.sanitize_for_serialization(found)["items"]
+            return self.custom.list_namespaced_custom_object(
+                ref.group, ref.version, ref.namespace, ref.plural, label_selector=selector
+            )["items"]
+        except ApiException as error:
+            if error.status == 404:
+                return []
+            raise _translate(error, ref) from None
 
     def update(self, ref: Ref, mutate: Mutate, *, status: bool = False) -> dict[str, Any] | None:
         """Read, change with `mutate` (None: nothing to do), write with the version read; retry on 409."""
@@ -170,6 +187,28 @@ class KubeApi:
         if status:
             return self.custom.replace_namespaced_custom_object_status(*args)
         return self.custom.replace_namespaced_custom_object(*args)
+
+
+def drop_nulls(value: Any) -> Any:
+    """The object without null fields (nulls only mean "delete" in a merge patch)."""
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
+
+
+def contains(live: Any, desired: Any) -> bool:
+    """True when every field of `desired` is in `live` with the same value (server-added fields are fine)."""
+    if isinstance(desired, dict):
+        # A null in a merge patch deletes the field, so it is "contained" when the field is absent.
+        return isinstance(live, dict) and all(
+            live.get(k) is None if v is None else k in live and contains(live[k], v)
+            for k, v in desired.items()
+        )
+    if isinstance(desired, list):
+        return isinstance(live, list) and len(live) == len(desired) and all(map(contains, live, desired))
+    return bool(live == desired)
 
 
 def _translate(error: ApiException, ref: Ref) -> Exception:

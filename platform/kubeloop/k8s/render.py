@@ -105,24 +105,37 @@ def version_roles(routes: Routes) -> dict[str, str]:
     return roles
 
 
+def version_objects(
+    deployment: ModelDeployment,
+    version: str,
+    role: str,
+    *,
+    config: ClusterConfig,
+    owner_uid: str | None = None,
+) -> list[dict[str, Any]]:
+    """What serves one version when a mesh routes: its InferenceService, and a DestinationRule on Istio."""
+    objects = [
+        kserve.inference_service(
+            deployment,
+            config=config,
+            name=version_isvc_name(deployment, version),
+            version=version,
+            role=role,
+            mode=kserve.RAW,
+            owner_uid=owner_uid,
+        )
+    ]
+    if deployment.spec.router == "istio":
+        objects.append(istio.destination_rule(deployment, version, owner_uid=owner_uid))
+    return objects
+
+
 def _mesh_objects(
     deployment: ModelDeployment, routes: Routes, config: ClusterConfig, owner: str | None
 ) -> list:
     objects: list[dict[str, Any]] = []
     for version, role in version_roles(routes).items():
-        objects.append(
-            kserve.inference_service(
-                deployment,
-                config=config,
-                name=version_isvc_name(deployment, version),
-                version=version,
-                role=role,
-                mode=kserve.RAW,
-                owner_uid=owner,
-            )
-        )
-        if deployment.spec.router == "istio":
-            objects.append(istio.destination_rule(deployment, version, owner_uid=owner))
+        objects.extend(version_objects(deployment, version, role, config=config, owner_uid=owner))
     if deployment.spec.router == "istio":
         objects.append(istio.virtual_service(deployment, routes, config=config, owner_uid=owner))
     else:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubeloop.k8s import gateway_api
-from kubeloop.k8s.api import KubeApi, Ref
+from kubeloop.k8s.api import PLURALS, KubeApi, Ref
 from kubeloop.k8s.config import ClusterConfig
+from kubeloop.k8s.render import version_objects, version_roles
 from kubeloop.routing.base import Routes
 from kubeloop.spec import ModelDeployment
 
@@ -34,6 +35,14 @@ class GatewayApiRouter:
         self.api.update(
             self.ref, lambda route: _with_rule(route, gateway_api.rules(self.deployment, routes)[0])
         )
+
+    def retire(self, version: str) -> None:
+        """Delete the servers of a version the routes no longer name (a rolled-back or replaced one)."""
+        routes = self.get_routes(self.deployment.name)
+        if routes is not None and version in version_roles(routes):
+            return
+        for obj in version_objects(self.deployment, version, "retired", config=self.config):
+            self.api.delete(Ref.of(obj, plural=PLURALS[obj["kind"]]))
 
     def get_routes(self, deployment: str) -> Routes | None:
         """Read the backend weights and the mirror percent back from the HTTPRoute."""

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from kubeloop.k8s import kserve
 from kubeloop.k8s.api import KubeApi, Ref
 from kubeloop.k8s.config import ClusterConfig
+from kubeloop.k8s.meta import LABEL_ROLE, LABEL_VERSION
 from kubeloop.k8s.render import mirror_url, shadow_isvc_name
 from kubeloop.routing.base import Routes
 from kubeloop.spec import ModelDeployment
@@ -44,7 +45,7 @@ class KServeRouter:
         if mirrored:
             self._ensure_shadow(routes.shadow)
         self.api.patch(self._ref(self.deployment.name), self._patch(routes, current))
-        if not mirrored:
+        if not mirrored and current is not None and current.shadow is not None:
             self.api.delete(self._ref(shadow_isvc_name(self.deployment)))
 
     def _patch(self, routes: Routes, current: Routes | None) -> dict[str, Any]:
@@ -69,7 +70,10 @@ class KServeRouter:
         )
         predictor.setdefault("canaryTrafficPercent", None)  # null removes it: 100% to the latest revision
         return {
-            "metadata": {"annotations": {kserve.STABLE_ANNOTATION: routes.stable}},
+            "metadata": {
+                "annotations": {kserve.STABLE_ANNOTATION: routes.stable},
+                "labels": {LABEL_VERSION: serving, LABEL_ROLE: role},
+            },
             "spec": {"predictor": predictor},
         }
 
@@ -82,6 +86,25 @@ class KServeRouter:
             role="shadow",
         )
         self.api.apply(isvc)
+
+    def retire(self, version: str) -> None:
+        """Stop serving a version no longer routed: a rolled-back challenger is replaced by the stable one."""
+        isvc = self.api.get(self._ref(self.deployment.name))
+        routes = None if isvc is None else routes_from_isvc(isvc)
+        serving = (
+            (isvc or {}).get("spec", {}).get("predictor", {}).get("labels", {}).get(kserve.VERSION_ANNOTATION)
+        )
+        if routes is None or serving != version or version == routes.stable or routes.canary is not None:
+            return
+        predictor = kserve.predictor(
+            self.deployment, config=self.config, version=routes.stable, role="champion"
+        )
+        predictor["canaryTrafficPercent"] = None
+        labels = {LABEL_VERSION: routes.stable, LABEL_ROLE: "champion"}
+        self.api.patch(
+            self._ref(self.deployment.name),
+            {"metadata": {"labels": labels}, "spec": {"predictor": predictor}},
+        )
 
     def get_routes(self, deployment: str) -> Routes | None:
         """Read the routes back from the InferenceService's annotation, predictor and logger URL."""

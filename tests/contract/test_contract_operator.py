@@ -1,0 +1,260 @@
+"""The operator's reconcile against a recording API server, running the real rollout controller loop.
+
+Given a ModelDeployment in the (fake) cluster and a registry whose challenger alias points at a new
+version, when the operator reconciles on each interval, then the InferenceService receives exactly the
+patches of the rollout, and the status carries each decision with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from apiserver import FakeApiServer
+
+from kubeloop.k8s.api import KubeApi
+from kubeloop.k8s.config import ClusterConfig
+from kubeloop.k8s.reconcile import Backends, Reconciler
+
+MD = "/apis/kubeloop.io/v1alpha1/namespaces/models/modeldeployments/iris"
+ISVC = "/apis/serving.kserve.io/v1beta1/namespaces/models/inferenceservices/iris"
+VS = "/apis/networking.istio.io/v1/namespaces/models/virtualservices/iris"
+
+
+@dataclass
+class Version:
+    version: str
+
+
+class Registry:
+    """Aliases in a dict; records promotions and tags."""
+
+    def __init__(self) -> None:
+        self.aliases = {"champion": "3", "challenger": "4"}
+        self.tags: list[dict] = []
+
+    def get_version(self, name: str, version: str | int) -> Version:
+        return Version(str(version))
+
+    def version_for_alias(self, name: str, alias: str) -> Version | None:
+        found = self.aliases.get(alias)
+        return None if found is None else Version(found)
+
+    def set_alias(self, *, name: str, alias: str, version: str | int) -> None:
+        self.aliases[alias] = str(version)
+
+    def promote(self, *, name: str, version: str | int) -> Version:
+        self.aliases["previous"] = self.aliases["champion"]
+        self.aliases["champion"] = str(version)
+        if self.aliases.get("challenger") == str(version):
+            del self.aliases["challenger"]
+        return Version(str(version))
+
+    def set_tags(self, *, name: str, version: str | int, tags: dict) -> None:
+        self.tags.append(dict(tags))
+
+
+class Metrics:
+    """Every PromQL query answers the same value."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def query(self, query: str, *, window_seconds: float) -> float | None:
+        return self.value
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def manifest(router: str = "kserve", **rollout: object) -> dict:
+    return {
+        "apiVersion": "kubeloop.io/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": "iris", "namespace": "models"},
+        "spec": {
+            "model": {"name": "iris-classifier"},
+            "router": router,
+            "rollout": {
+                "shadow": None,
+                "canary": {"steps": [10, 25, 50], "interval": "1m"},
+                "failureLimit": 2,
+                "keepPreviousWarm": 0,
+                "checks": [
+                    {
+                        "name": "errors",
+                        "kind": "promql",
+                        "query": "errors",
+                        "threshold": 0.05,
+                        "minSamples": 1,
+                    }
+                ],
+                **rollout,
+            },
+        },
+    }
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def reconciler(kube: KubeApi, registry: Registry, clock: Clock, value: float = 0.01) -> Reconciler:
+    backends = Backends(registry=registry, metrics=Metrics(value), clock=clock)
+    return Reconciler(api=kube, config=ClusterConfig(), backends=backends)
+
+
+def run(apiserver: FakeApiServer, operator: Reconciler, clock: Clock, times: int) -> list[str]:
+    outcomes = []
+    for _ in range(times):
+        outcomes.append(operator.reconcile(namespace="models", name="iris"))
+        clock.now += 61
+    return outcomes
+
+
+def isvc_patches(apiserver: FakeApiServer) -> list:
+    return [
+        (
+            r.body["spec"]["predictor"].get("canaryTrafficPercent"),
+            r.body["spec"]["predictor"]["labels"]["kubeloop.io/version"],
+            r.body.get("metadata", {}).get("annotations", {}).get("kubeloop.io/stable-version"),
+        )
+        for r in apiserver.requests
+        if r.method == "PATCH" and r.path == ISVC
+    ]
+
+
+def test_rollout_patches_10_25_50_then_promotes(
+    apiserver: FakeApiServer, kube: KubeApi, clock: Clock
+) -> None:
+    apiserver.put_object(MD, manifest())
+    registry = Registry()
+    outcomes = run(apiserver, reconciler(kube, registry, clock), clock, 6)
+    assert outcomes == ["canary", "canary", "canary", "promoted", "promoted", "promoted"]
+    assert isvc_patches(apiserver) == [
+        (10, "4", "3"),
+        (25, "4", "3"),
+        (50, "4", "3"),
+        (100, "4", "3"),
+        (None, "4", "4"),
+    ]
+    assert registry.aliases["champion"] == "4" and "challenger" not in registry.aliases
+    status = apiserver.objects[MD]["status"]
+    assert status["phase"] == "promoted" and status["champion"] == "3" and status["challenger"] == "4"
+    assert "promoting" in status["lastDecision"]["reason"] and status["lastDecision"]["action"] == "promote"
+    assert {c["type"]: c["status"] for c in status["conditions"]} == {
+        "BackendAvailable": "True",
+        "Ready": "True",
+        "RollingOut": "False",
+        "SpecValid": "True",
+    }
+    decisions = [
+        r.body["status"]["lastDecision"]
+        for r in apiserver.requests
+        if r.method == "PUT" and r.path == MD + "/status" and "lastDecision" in r.body["status"]
+    ]
+    reasons = [d["reason"] for d in decisions]
+    assert any("advancing to 25%" in r for r in reasons) and any("advancing to 50%" in r for r in reasons)
+
+
+def test_failing_checks_roll_back_with_weight_zero(
+    apiserver: FakeApiServer, kube: KubeApi, clock: Clock
+) -> None:
+    apiserver.put_object(MD, manifest())
+    registry = Registry()
+    outcomes = run(apiserver, reconciler(kube, registry, clock, value=0.5), clock, 4)
+    assert outcomes[:3] == ["canary", "canary", "rolled-back"]
+    assert isvc_patches(apiserver)[:2] == [(10, "4", "3"), (0, "4", "3")]
+    assert isvc_patches(apiserver)[2:] == [(None, "3", None)]  # the retired challenger's revision is replaced
+    status = apiserver.objects[MD]["status"]
+    assert status["phase"] == "rolled-back" and "failure limit" in status["lastDecision"]["reason"]
+    assert status["checks"] == [
+        {
+            "name": "errors",
+            "result": "Fail",
+            "value": 0.5,
+            "threshold": 0.05,
+            "message": status["checks"][0]["message"],
+        }
+    ]
+    assert (
+        registry.aliases["champion"] == "3" and registry.tags[-1]["kubeloop.rollout.outcome"] == "rolled-back"
+    )
+
+
+def test_mesh_rollout_waits_for_the_challenger_then_moves_weights(
+    apiserver: FakeApiServer, kube: KubeApi, clock: Clock
+) -> None:
+    apiserver.put_object(MD, manifest(router="istio"))
+    operator = reconciler(kube, Registry(), clock)
+    assert run(apiserver, operator, clock, 1) == ["waiting-for-challenger"]
+    challenger = "/apis/serving.kserve.io/v1beta1/namespaces/models/inferenceservices/iris-v4"
+    ready = dict(apiserver.objects[challenger], status={"conditions": [{"type": "Ready", "status": "True"}]})
+    apiserver.put_object(challenger, ready)
+    assert run(apiserver, operator, clock, 4) == ["canary", "canary", "canary", "promoted"]
+    weights = [
+        [d["weight"] for d in r.body["spec"]["http"][0]["route"]]
+        for r in apiserver.requests
+        if r.method == "PUT" and r.path == VS
+    ]
+    assert weights == [[90, 10], [75, 25], [50, 50], [0, 100], [100]]
+
+
+def test_status_conflict_is_retried_with_a_fresh_read(
+    apiserver: FakeApiServer, kube: KubeApi, clock: Clock
+) -> None:
+    apiserver.put_object(MD, manifest())
+    apiserver.fail("PUT", MD + "/status", 409)
+    assert reconciler(kube, Registry(), clock).reconcile(namespace="models", name="iris") == "canary"
+    status_calls = [(r.method, r.path) for r in apiserver.requests if r.path.startswith(MD)]
+    first_put = status_calls.index(("PUT", MD + "/status"))
+    assert status_calls[first_put + 1 : first_put + 3] == [("GET", MD), ("PUT", MD + "/status")]
+    assert apiserver.objects[MD]["status"]["canaryWeight"] == 10
+
+
+def test_deleted_resource_ends_reconciliation_cleanly(
+    apiserver: FakeApiServer, kube: KubeApi, clock: Clock
+) -> None:
+    operator = reconciler(kube, Registry(), clock)
+    assert operator.reconcile(namespace="models", name="iris") == "gone"
+    apiserver.put_object(MD, manifest())
+    apiserver.fail("PUT", MD + "/status", 404)
+    assert operator.reconcile(namespace="models", name="iris") == "gone"
+
+
+def test_invalid_spec_gives_a_condition_naming_the_field(
+    apiserver: FakeApiServer, kube: KubeApi, clock: Clock
+) -> None:
+    bad = manifest()
+    bad["spec"]["rollout"]["canary"]["steps"] = [10, 5]
+    apiserver.put_object(MD, bad)
+    assert reconciler(kube, Registry(), clock).reconcile(namespace="models", name="iris") == "invalid"
+    conditions = {c["type"]: c for c in apiserver.objects[MD]["status"]["conditions"]}
+    assert conditions["SpecValid"]["status"] == "False" and conditions["SpecValid"]["reason"] == "InvalidSpec"
+    assert conditions["SpecValid"]["message"].startswith("spec.rollout.canary.steps: weights must increase")
+    assert not [r for r in apiserver.requests if "inferenceservices" in r.path]
+
+
+def test_missing_kserve_crd_gives_a_condition_not_a_crash(kube: KubeApi, clock: Clock) -> None:
+    with FakeApiServer(groups=("kubeloop.io",)) as cluster:
+        from kubernetes.client import ApiClient, Configuration
+
+        api = KubeApi(ApiClient(Configuration(host=cluster.url)))
+        cluster.put_object(MD, manifest())
+        operator = reconciler(api, Registry(), clock)
+        assert operator.reconcile(namespace="models", name="iris") == "backend-missing"
+        assert operator.reconcile(namespace="models", name="iris") == "backend-missing"
+        condition = next(
+            c for c in cluster.objects[MD]["status"]["conditions"] if c["type"] == "BackendAvailable"
+        )
+        assert (
+            condition["reason"] == "CrdMissing"
+            and "inferenceservices.serving.kserve.io" in condition["message"]
+        )
+        assert "kserve installed" in condition["message"]
