@@ -43,6 +43,8 @@ class DriftJob:
     pushgateway_url: str | None = None
     start_rollout: RolloutStarter | None = None
     wait_timeout: float = 0.0
+    # Evidently's HTML report costs seconds per check; a controller checking often may turn it off.
+    html_reports: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,7 +92,7 @@ def _check(
         return version, undecided("failed", f"{type(error).__name__}: {error}", rows=0), None
     result = check_drift(reference=reference, current=current, spec=spec)
     html = None
-    if result.decided:
+    if result.decided and job.html_reports:
         try:
             page = build_html_report(
                 reference=reference,

@@ -1,0 +1,203 @@
+"""The drift job with fake collaborators: verdicts, retrains, trail, cooldown and every failure path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kubeloop.drift.check import Reference
+from kubeloop.drift.job import DriftJob, run_drift_job, window_frame
+from kubeloop.drift.state import load_state, state_path
+from kubeloop.spec import ModelDeployment, parse_deployment
+
+from .fakes import FakeRunner, FakeStore, logs, reference_sample
+
+HOUR = 3600.0
+
+
+def deployment(**drift: object) -> ModelDeployment:
+    spec = {"consecutiveWindows": 2, "cooldown": "6h", "minRows": 200, "window": "1h", **drift}
+    return parse_deployment(
+        {"metadata": {"name": "iris"}, "spec": {"model": {"name": "iris"}, "drift": spec}}
+    )
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore(references={"1": Reference.from_sample(reference_sample())})
+
+
+def make_job(
+    tmp_path: Path, store: FakeStore, windows: dict[float, pd.DataFrame], **kwargs: object
+) -> DriftJob:
+    def read_logs(name: str, version: str, since: float, until: float) -> pd.DataFrame:
+        assert (name, version, until - since) == ("iris", "1", HOUR)
+        return windows[until]
+
+    kwargs.setdefault("html_reports", False)
+    return DriftJob(store=store, read_logs=read_logs, state_dir=tmp_path, **kwargs)  # type: ignore[arg-type]
+
+
+def test_window_frame_strips_prefixes_and_failed_requests() -> None:
+    raw = logs(4)
+    raw.loc[0, "status"] = 500
+
+    frame = window_frame(raw)
+
+    assert list(frame.columns) == ["a", "b", "prediction"]
+    assert len(frame) == 3
+
+
+def test_no_drift_over_many_windows_never_retrains(tmp_path: Path, store: FakeStore) -> None:
+    runner = FakeRunner()
+    times = [HOUR * i for i in range(1, 13)]
+    job = make_job(tmp_path, store, {t: logs(400, seed=int(t)) for t in times}, runner=runner)
+
+    outcomes = [run_drift_job(job, deployment=deployment(), now=t) for t in times]
+
+    assert [o.result.status for o in outcomes] == ["no_drift"] * 12
+    assert runner.submitted == []
+    assert all(not o.decision.fire for o in outcomes if o.decision)
+    assert len(load_state(state_path(tmp_path, "iris")).history) == 12
+    assert store.reports[0]["summary"]["status"] == "no_drift"
+
+
+def test_drift_streak_retrains_once_records_the_trail_and_cooldown_holds(
+    tmp_path: Path, store: FakeStore
+) -> None:
+    runner, rollouts = FakeRunner(), []
+    times = [HOUR * i for i in range(1, 6)]
+    job = make_job(
+        tmp_path,
+        store,
+        {t: logs(400, shift=0.5, seed=int(t)) for t in times},
+        runner=runner,
+        wait_timeout=60.0,
+        start_rollout=lambda v: rollouts.append(v) or f"rollout of v{v} started",
+    )
+    spec = deployment(params={"data": "s3://bucket/new.csv"}, pipeline="training")
+
+    outcomes = [run_drift_job(job, deployment=spec, now=t) for t in times]
+
+    assert [o.result.status for o in outcomes] == ["drift"] * 5
+    assert [o.decision.fire for o in outcomes] == [False, True, False, False, False]
+    assert "cooldown" in outcomes[2].decision.reason
+    assert runner.submitted == [("training", {"data": "s3://bucket/new.csv"})]
+    assert rollouts == ["2"]
+    trail = outcomes[1].trail
+    assert trail is not None
+    assert (trail.source_version, trail.run_id, trail.model_version) == ("1", "run-1", "2")
+    assert trail.report.startswith("runs:/run-1/drift/")
+    assert trail.rollout == "rollout of v2 started"
+    assert store.trails["2"]["run_id"] == "run-1" and store.trails["1"]["pipeline"] == "training"
+    saved = json.loads(state_path(tmp_path, "iris").read_text())
+    assert saved["last_retrain_at"] == 2 * HOUR
+    assert saved["trail"][0]["model_version"] == "2"
+
+
+def test_missing_reference_is_reported_and_never_retrains(tmp_path: Path) -> None:
+    store, runner = FakeStore(references={}), FakeRunner()
+    times = [HOUR * i for i in range(1, 5)]
+    job = make_job(tmp_path, store, {t: logs(400, shift=1.0) for t in times}, runner=runner)
+
+    outcomes = [run_drift_job(job, deployment=deployment(), now=t) for t in times]
+
+    assert {o.result.status for o in outcomes} == {"no_reference"}
+    assert outcomes[0].result.reason == "model 'iris' version 1 has no reference"
+    assert runner.submitted == []
+
+
+def test_empty_window_is_not_enough_data_and_never_retrains(tmp_path: Path, store: FakeStore) -> None:
+    runner = FakeRunner()
+    empty = logs(0)
+    job = make_job(tmp_path, store, {HOUR: empty, 2 * HOUR: empty, 3 * HOUR: empty}, runner=runner)
+
+    outcomes = [run_drift_job(job, deployment=deployment(), now=t) for t in (HOUR, 2 * HOUR, 3 * HOUR)]
+
+    assert {o.result.status for o in outcomes} == {"not_enough_data"}
+    assert runner.submitted == []
+    assert "missing data never triggers a retrain" in outcomes[-1].decision.reason
+
+
+def test_backend_failures_are_reported_not_raised(tmp_path: Path, store: FakeStore) -> None:
+    def broken(*_: object) -> pd.DataFrame:
+        raise OSError("log store unreachable")
+
+    job = DriftJob(store=store, read_logs=broken, state_dir=tmp_path, pushgateway_url="http://127.0.0.1:9")
+
+    outcome = run_drift_job(job, deployment=deployment(), now=HOUR)
+
+    assert outcome.result.status == "failed"
+    assert outcome.result.reason == "OSError: log store unreachable"
+    assert outcome.push is not None and not outcome.push.ok
+    assert any(m.startswith("Pushgateway http://127.0.0.1:9 unreachable") for m in outcome.messages)
+
+
+def test_no_champion_is_reported(tmp_path: Path) -> None:
+    job = make_job(tmp_path, FakeStore(champion_version=None), {})
+
+    outcome = run_drift_job(job, deployment=deployment(), now=HOUR)
+
+    assert outcome.version is None
+    assert outcome.result.reason == "model 'iris' has no champion version to check for drift"
+
+
+def test_report_store_failure_keeps_the_verdict(tmp_path: Path, store: FakeStore) -> None:
+    store.fail_reports = True
+    job = make_job(tmp_path, store, {HOUR: logs(400)})
+
+    outcome = run_drift_job(job, deployment=deployment(), now=HOUR)
+
+    assert outcome.result.status == "no_drift" and outcome.report is None
+    assert "could not store the report: OSError: artifact store is read-only" in outcome.messages
+
+
+@pytest.mark.parametrize(
+    ("runner", "params", "message"),
+    [
+        (FakeRunner(fail_submit=True), {}, "the pipeline was not submitted: pipeline backend down"),
+        (None, {}, "no pipeline runner is configured"),
+        (FakeRunner(), {"data": "/nowhere/*.csv"}, "training data data='/nowhere/*.csv' matches no file"),
+    ],
+)
+def test_retrain_that_cannot_start_starts_no_cooldown(
+    tmp_path: Path, store: FakeStore, runner: FakeRunner | None, params: dict[str, str], message: str
+) -> None:
+    times = [HOUR, 2 * HOUR, 3 * HOUR]
+    job = make_job(tmp_path, store, {t: logs(400, shift=0.5) for t in times}, runner=runner)
+
+    outcomes = [run_drift_job(job, deployment=deployment(params=params), now=t) for t in times]
+
+    assert not any(o.decision.fire for o in outcomes)
+    assert message in outcomes[1].decision.reason and message in outcomes[2].decision.reason
+    assert load_state(state_path(tmp_path, "iris")).last_retrain_at is None
+
+
+def test_glob_params_resolve_to_the_newest_file(tmp_path: Path, store: FakeStore) -> None:
+    import os
+
+    for index, name in enumerate(["old.csv", "new.csv"]):
+        path = tmp_path / name
+        path.write_text("x\n")
+        os.utime(path, (1000 + index, 1000 + index))
+    runner = FakeRunner()
+    job = make_job(tmp_path, store, {t: logs(400, shift=0.5) for t in (HOUR, 2 * HOUR)}, runner=runner)
+
+    for t in (HOUR, 2 * HOUR):
+        run_drift_job(job, deployment=deployment(params={"data": str(tmp_path / "*.csv")}), now=t)
+
+    assert runner.submitted == [("training", {"data": str(tmp_path / "new.csv")})]
+
+
+def test_decided_check_stores_the_evidently_report(tmp_path: Path, store: FakeStore) -> None:
+    job = make_job(tmp_path, store, {HOUR: logs(400, shift=0.5)}, html_reports=True)
+
+    outcome = run_drift_job(job, deployment=deployment(), now=HOUR)
+
+    html = store.reports[0]["html"]
+    assert outcome.result.status == "drift"
+    assert 'id="kubeloop-banner"' in html and "iris: iris v1" in html
+    assert store.reports[0]["summary"]["drifted_features"] == ["a", "b"]
