@@ -32,7 +32,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,11 +175,13 @@ class MlflowRegistry:
         except MlflowException as error:
             if getattr(error, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
                 raise _translate(error, what=f"model {name!r}") from error
-        created = self._call(
-            lambda: self._client.create_model_version(
-                name, model_uri, run_id=run_id, tags={**tags, TAG_ARTIFACT_SHA256: digest}, model_id=model_id
+        all_tags = {**tags, TAG_ARTIFACT_SHA256: digest}
+        with active_tracking_uri(self.tracking_uri):  # MLflow looks the logged model up on the global URI
+            created = self._call(
+                lambda: self._client.create_model_version(
+                    name, model_uri, run_id=run_id, tags=all_tags, model_id=model_id
+                )
             )
-        )
         for alias in aliases:
             self.set_alias(name=name, alias=alias, version=str(created.version))
         return self.get_version(name, created.version)
@@ -270,6 +273,26 @@ class MlflowRegistry:
             if missing is not ... and _is_not_found(error):
                 return missing
             raise _translate(error, what=what) from error
+
+
+@contextmanager
+def active_tracking_uri(tracking_uri: str) -> Iterator[None]:
+    """Point MLflow's global tracking URI at `tracking_uri` for the block, then restore it.
+
+    Some MLflow calls ignore the client's URI (fluent `log_model`, registering a `models:/m-<id>`
+    source); MLflow mirrors its global URI into MLFLOW_TRACKING_URI, restored here as well.
+    """
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        with _use_tracking_uri(tracking_uri):
+            yield
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 def check_reachable(tracking_uri: str) -> None:

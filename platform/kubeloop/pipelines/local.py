@@ -1,0 +1,178 @@
+"""The local PipelineRunner: each run is a child process driving kfp.local's SubprocessRunner.
+
+A run lives in KUBELOOP_HOME/pipelines/<run id>/: `request.json` (pipeline and arguments),
+`log.txt` (everything kfp.local and the tasks print), `status.json` (written when it ends),
+`outputs/` (kfp.local's pipeline root). A child process makes `submit` return at once and keeps
+kfp.local's global configuration and console output out of the caller's process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kubeloop.errors import NotFoundError
+from kubeloop.pipelines.base import PipelineRun, RunStatus
+from kubeloop.pipelines.catalog import get_pipeline
+from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TASK_START = re.compile(r"Executing task '([\w-]+)'")
+_TASK_FAILED = re.compile(r"Task '([\w-]+)' finished with status FAILURE")
+_ERROR_LINE = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*(?:Error|Exception|Unavailable)): (.+)$")
+
+
+class LocalPipelineRunner:
+    """Runs kubeloop pipelines on this machine with kfp.local (no Docker, no cluster)."""
+
+    def __init__(self, *, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.home / "pipelines"
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def submit(self, pipeline: str, params: Mapping[str, Any]) -> PipelineRun:
+        """Check the parameters (pre-flight), then start the run in a child process and return."""
+        definition = get_pipeline(pipeline)
+        run_id = f"{pipeline}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+        arguments = definition.prepare(params, self.settings, run_id)
+        run_dir = self.root / run_id
+        run_dir.mkdir(parents=True)
+        request = {"pipeline": pipeline, "arguments": arguments, "submitted": time.time()}
+        (run_dir / "request.json").write_text(json.dumps(request, indent=2))
+        env = {**os.environ, HOME_ENV: str(self.settings.home), TRACKING_ENV: self.settings.tracking_uri}
+        with (run_dir / "log.txt").open("wb") as log:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "kubeloop.pipelines.local", str(run_dir)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,  # a Ctrl-C in the CLI does not kill a run half-way through a task
+            )
+        (run_dir / "pid").write_text(str(child.pid))
+        self._children[run_id] = child
+        return PipelineRun(run_id=run_id, pipeline=pipeline, params=arguments)
+
+    def status(self, run: PipelineRun) -> RunStatus:
+        """Finished runs report their status file; live ones the task they are running."""
+        run_dir = self.root / run.run_id
+        if (run_dir / "status.json").is_file():
+            raw = json.loads((run_dir / "status.json").read_text())
+            return RunStatus(
+                state=raw["state"], message=raw.get("message", ""), outputs=raw.get("outputs", {})
+            )
+        if not run_dir.is_dir():
+            raise NotFoundError(f"pipeline run {run.run_id!r} not found under {self.root}")
+        if self._alive(run.run_id, run_dir):
+            task = current_task(_read_log(run_dir))
+            return RunStatus(state="running", message=f"running {task}" if task else "starting")
+        return RunStatus(
+            state="failed", message=f"the runner exited without a status; see {run_dir / 'log.txt'}"
+        )
+
+    def wait(
+        self, run: PipelineRun, *, timeout: float, on_progress: Callable[[RunStatus], None] | None = None
+    ) -> RunStatus:
+        """Poll until the run finishes or `timeout` seconds pass; `on_progress` sees each new status."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            current = self.status(run)
+            if on_progress is not None and current != last:
+                on_progress(current)
+            last = current
+            if current.finished or time.monotonic() >= deadline:
+                return current
+            time.sleep(0.5)
+
+    def runs(self) -> list[tuple[PipelineRun, RunStatus]]:
+        """Every run recorded under KUBELOOP_HOME, newest first."""
+        found = []
+        for run_dir in sorted(self.root.glob("*/request.json"), reverse=True):
+            request = json.loads(run_dir.read_text())
+            run = PipelineRun(
+                run_id=run_dir.parent.name, pipeline=request["pipeline"], params=request["arguments"]
+            )
+            found.append((run, self.status(run)))
+        return found
+
+    def log_path(self, run: PipelineRun) -> Path:
+        """Where the run's full log is."""
+        return self.root / run.run_id / "log.txt"
+
+    def _alive(self, run_id: str, run_dir: Path) -> bool:
+        child = self._children.get(run_id)
+        if child is not None:
+            return child.poll() is None
+        try:
+            os.kill(int((run_dir / "pid").read_text()), 0)
+        except (OSError, ValueError):
+            return False
+        return True
+
+
+def current_task(log: str) -> str | None:
+    """The task kfp.local started last, from its log."""
+    started = _TASK_START.findall(log)
+    return started[-1] if started else None
+
+
+def failure_message(log: str) -> str:
+    """One line saying which task failed and why, from kfp.local's log and the task's traceback."""
+    failed = _TASK_FAILED.findall(log)
+    errors = [m for m in (_ERROR_LINE.match(line) for line in log.splitlines()) if m]
+    where = f"task {failed[-1]!r} failed" if failed else "the pipeline failed"
+    return f"{where}: {errors[-1].group(2).strip()}" if errors else where
+
+
+def _read_log(run_dir: Path) -> str:
+    try:
+        return _ANSI.sub("", (run_dir / "log.txt").read_text(errors="replace"))
+    except OSError:
+        return ""
+
+
+def _execute(run_dir: Path) -> dict[str, Any]:
+    """Run the requested pipeline with kfp.local in this process; return the status to record."""
+    import kfp.local
+
+    request = json.loads((run_dir / "request.json").read_text())
+    definition = get_pipeline(request["pipeline"])
+    kfp.local.init(
+        runner=kfp.local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(run_dir / "outputs"),
+        raise_on_error=True,
+    )
+    try:
+        definition.load()(**request["arguments"])
+    except RuntimeError:
+        sys.stdout.flush()
+        return {"state": "failed", "message": failure_message(_read_log(run_dir))}
+    outputs = definition.report(request["arguments"], load_settings())
+    return {"state": "succeeded", "message": "", "outputs": outputs}
+
+
+def main(argv: list[str]) -> int:
+    """Child-process entry point: `python -m kubeloop.pipelines.local <run dir>`."""
+    run_dir = Path(argv[0])
+    try:
+        status = _execute(run_dir)
+    except Exception as error:  # noqa: BLE001 - whatever happens, the parent must get a status
+        status = {"state": "failed", "message": f"{type(error).__name__}: {error}"}
+    scratch = run_dir / "status.json.tmp"
+    scratch.write_text(json.dumps(status, indent=2, default=str))
+    scratch.replace(run_dir / "status.json")
+    return 0 if status["state"] == "succeeded" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,94 @@
+"""The local runner's pure parts (log parsing, catalog, pre-flight) and the pipeline's compiled IR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import kubeloop.pipelines as pipelines
+from kubeloop.errors import BackendUnavailable, NotFoundError
+from kubeloop.pipelines.catalog import get_pipeline
+from kubeloop.pipelines.local import LocalPipelineRunner, current_task, failure_message
+from kubeloop.settings import Settings
+from kubeloop.training.config import ConfigError
+from kubeloop.training.data import DataError
+from kubeloop.training.validation import DataValidationError
+
+LOG = """\
+03:49:39.891 - INFO - Executing task 'load-data'
+03:49:46.015 - INFO - Task 'load-data' finished with status SUCCESS
+03:49:46.016 - INFO - Executing task 'validate-data'
+    Traceback (most recent call last):
+      File "steps.py", line 60, in validate_step
+    kubeloop.training.validation.DataValidationError: column 'x1' (feature): 2 missing values (first at row 3)
+03:49:53.678 - ERROR - Task 'validate-data' finished with status FAILURE
+"""
+
+
+def test_failure_message_names_the_task_and_the_error() -> None:
+    assert failure_message(LOG) == (
+        "task 'validate-data' failed: column 'x1' (feature): 2 missing values (first at row 3)"
+    )
+    assert failure_message("nothing useful") == "the pipeline failed"
+    assert current_task(LOG) == "validate-data"
+    assert current_task("") is None
+
+
+def test_unknown_pipeline_lists_the_known_ones() -> None:
+    with pytest.raises(NotFoundError, match="unknown pipeline 'deploy'; known: training"):
+        get_pipeline("deploy")
+    assert [name for name, _ in pipelines.list_pipelines()] == ["training"]
+
+
+def test_compile_writes_kfp_ir_with_the_register_step_under_the_gate(tmp_path: Path) -> None:
+    path = pipelines.compile("training", tmp_path / "out" / "training.yaml")
+    spec = yaml.safe_load(path.read_text())
+    assert spec["pipelineInfo"]["name"] == "training"
+    root = spec["root"]["dag"]["tasks"]
+    assert set(root) == {"load-data", "validate-data", "train-model", "evaluate-model", "condition-1"}
+    assert root["condition-1"]["taskInfo"]["name"] == "quality-gate"
+    gate = root["condition-1"]["triggerPolicy"]["condition"]
+    assert "evaluate-model-Output" in gate and "true" in gate
+    assert "register-model" in spec["components"]["comp-condition-1"]["dag"]["tasks"]
+    assert "tracking_uri" in spec["root"]["inputDefinitions"]["parameters"]
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "message"),
+    [
+        ({"data": "missing.csv"}, DataError, "data: file not found"),
+        ({"target": "label"}, DataValidationError, "target column 'label' not found"),
+        ({"estimator": "svm"}, ConfigError, "estimator: unknown 'svm'"),
+    ],
+)
+def test_bad_input_is_refused_before_a_run_starts(
+    settings: Settings, params: dict[str, str], error: type[Exception], message: str
+) -> None:
+    runner = LocalPipelineRunner(settings=settings)
+    with pytest.raises(error, match=message):
+        runner.submit("training", params)
+    assert runner.runs() == []
+
+
+def test_an_unreachable_tracking_server_is_refused_before_a_run_starts(
+    settings: Settings, unused_port: int
+) -> None:
+    from dataclasses import replace
+
+    remote = replace(settings, tracking_uri=f"http://127.0.0.1:{unused_port}")
+    runner = LocalPipelineRunner(settings=remote)
+    with pytest.raises(BackendUnavailable, match="is unreachable"):
+        runner.submit("training", {})
+    assert runner.runs() == []
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
