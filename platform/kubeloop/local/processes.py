@@ -164,7 +164,8 @@ def start_server(settings: Settings, *, deployment: str, model: str, version: st
     config = RuntimeConfig(deployment=deployment, model=model, ref=str(version), port=port, workers=workers,
                            max_batch_rows=max_batch_rows)
     log_file = settings.home / "logs" / f"{deployment}-v{version}.log"
-    env = {**os.environ, **config.to_env(), "KUBELOOP_HOME": str(settings.home)}
+    env = {**os.environ, **config.to_env(), "KUBELOOP_HOME": str(settings.home),
+           "KUBELOOP_TRACKING_URI": settings.tracking_uri}
     if runtime == "kserve":
         command = [sys.executable, "-m", "kubeloop.serving.kserve_runtime", "--deployment", deployment,
                    "--model", model, "--ref", str(version), "--port", str(port), "--workers", str(workers),
