@@ -60,7 +60,7 @@ def test_rbac_is_least_privilege(rendered: Objects, scenario: str) -> None:
     ("scenario", "granted", "absent"),
     [
         ("default", set(), {"virtualservices", "httproutes"}),
-        ("istio", {"virtualservices"}, {"httproutes"}),
+        ("istio", {"virtualservices", "destinationrules"}, {"httproutes"}),
         ("gateway-api", {"httproutes"}, {"virtualservices"}),
     ],
 )
@@ -68,7 +68,8 @@ def test_router_permissions_follow_the_router(
     rendered: Objects, scenario: str, granted: set[str], absent: set[str]
 ) -> None:
     resources = {r for rule in _rules(rendered[scenario]) for r in rule["resources"]}
-    assert {"modeldeployments", "modeldeployments/status", "inferenceservices", "cronjobs"} <= resources
+    assert {"modeldeployments", "modeldeployments/status", "inferenceservices"} <= resources
+    assert ({"cronjobs"} if scenario != "gateway-api" else {"cronworkflows"}) <= resources
     assert granted <= resources
     assert not absent & resources
 
