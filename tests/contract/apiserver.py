@@ -14,6 +14,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,24 @@ class FakeApiServer:
                     return self._status(queued.popleft(), "Injected")
                 if not server._known(path):
                     return self._status(404, "NotFound")
+                if method == "GET" and path not in server.objects and self._is_collection(path):
+                    return self._list(path)
                 getattr(self, f"_do_{method.lower()}")(path, body)
+
+            def _is_collection(self, path: str) -> bool:
+                # /apis/<group>/<version>/namespaces/<namespace>/<plural>
+                return path.startswith("/apis/") and len(path.strip("/").split("/")) == 6
+
+            def _list(self, path: str) -> None:
+                query = parse_qs(urlsplit(self.path).query)
+                wanted = dict(s.split("=", 1) for s in query.get("labelSelector", [""])[0].split(",") if s)
+                items = [
+                    obj
+                    for key, obj in sorted(server.objects.items())
+                    if key.rsplit("/", 1)[0] == path
+                    and all(obj["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
+                ]
+                self._send(200, {"kind": "List", "apiVersion": "v1", "metadata": {}, "items": items})
 
             def _do_get(self, path: str, _: Any) -> None:
                 obj = server.objects.get(path)

@@ -258,3 +258,42 @@ def test_missing_kserve_crd_gives_a_condition_not_a_crash(kube: KubeApi, clock: 
             and "inferenceservices.serving.kserve.io" in condition["message"]
         )
         assert "kserve installed" in condition["message"]
+
+
+def test_finalizer_deletes_routes_before_servers(
+    apiserver: FakeApiServer, kube: KubeApi, clock: Clock
+) -> None:
+    from kubeloop.k8s.operator import finalize
+
+    apiserver.put_object(MD, manifest(router="istio"))
+    reconciler(kube, Registry(), clock).reconcile(namespace="models", name="iris")
+    apiserver.requests.clear()
+    # the VirtualService, two InferenceServices (champion, waiting challenger), two rules, the CronJob
+    assert finalize(kube, namespace="models", name="iris") == 6
+    deleted = [r.path.rsplit("/", 2)[-2] for r in apiserver.requests if r.method == "DELETE"]
+    assert deleted[0] == "virtualservices" and deleted[-1] == "cronjobs"
+    assert deleted.index("inferenceservices") < deleted.index("destinationrules")
+    lists = [r for r in apiserver.requests if r.method == "GET" and r.path.endswith("s")]
+    assert lists  # listed by label selector
+
+
+def test_kopf_handlers_are_registered_and_call_the_reconciler() -> None:
+    import kopf
+
+    from kubeloop.k8s.operator import register
+
+    calls = []
+
+    class Recorder:
+        def reconcile(self, *, namespace: str, name: str) -> str:
+            calls.append((namespace, name))
+            return "stable"
+
+    registry = kopf.OperatorRegistry()
+    register(registry, reconciler=Recorder)
+    handlers = registry._spawning.get_all_handlers() + registry._changing.get_all_handlers()
+    timer = next(h for h in handlers if type(h).__name__ == "TimerHandler")
+    assert timer.interval == 10.0 and timer.requires_finalizer
+    reasons = {str(getattr(h, "reason", "")) for h in registry._changing.get_all_handlers()}
+    assert {"create", "update", "delete"} <= {r.split(".")[-1].lower() for r in reasons}
+    assert timer.fn(namespace="models", name="iris") == "stable" and calls == [("models", "iris")]

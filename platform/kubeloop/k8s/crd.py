@@ -194,3 +194,35 @@ def build_crd() -> dict[str, Any]:
             ],
         },
     }
+
+
+def build_peering_crd() -> dict[str, Any]:
+    """kopf's ClusterKopfPeering CRD: where operator replicas see each other, so only one acts."""
+    preserve = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "clusterkopfpeerings.kopf.dev"},
+        "spec": {
+            "group": "kopf.dev",
+            "scope": "Cluster",
+            "names": {
+                "plural": "clusterkopfpeerings",
+                "singular": "clusterkopfpeering",
+                "kind": "ClusterKopfPeering",
+            },
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {"status": preserve}}},
+                }
+            ],
+        },
+    }
+
+
+def build_peering(name: str = "kubeloop") -> dict[str, Any]:
+    """The ClusterKopfPeering object the operator's replicas register in."""
+    return {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": name}}

@@ -47,7 +47,8 @@ class Backends:
 
     registry: RolloutRegistry
     metrics: MetricSource
-    predictions: PredictionReader | None = None
+    # deployment name -> its prediction-log reader (for the disagreement and prediction-shift checks)
+    predictions: Callable[[str], PredictionReader] | None = None
     clock: Callable[[], float] = time.time
 
 
@@ -145,7 +146,7 @@ class Reconciler:
                 registry=b.registry,
                 metrics=b.metrics,
                 store=store,
-                predictions=b.predictions,
+                predictions=b.predictions(deployment.name) if b.predictions else None,
                 clock=b.clock,
             )
         )

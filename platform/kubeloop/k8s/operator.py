@@ -1,0 +1,151 @@
+"""The kopf operator: wires the reconciler to ModelDeployment events, a timer, a finalizer and peering.
+
+kopf runs one handler per object at a time; peering (a ClusterKopfPeering named `kubeloop`) keeps a
+single replica active, so two replicas never act twice. Progress and the last-handled spec live in
+annotations under kubeloop.io, since the status belongs to the rollout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Callable
+from typing import Any
+
+import kopf
+
+from kubeloop.analysis.measure import Subject
+from kubeloop.controller.loop import Controller
+from kubeloop.errors import KubeloopError
+from kubeloop.k8s.api import PLURALS, KubeApi, Ref
+from kubeloop.k8s.crd import GROUP, PLURAL, VERSION
+from kubeloop.k8s.meta import LABEL_DEPLOYMENT
+from kubeloop.k8s.reconcile import Backends, Reconciler
+from kubeloop.rollout.state import RolloutState
+from kubeloop.telemetry.names import REQUEST_DURATION, REQUESTS_TOTAL
+
+PEERING_NAME = "kubeloop"
+TICK_SECONDS = 10.0
+# Routes go first so no request reaches a server being deleted; the drift job last.
+CLEANUP_ORDER = (
+    ("networking.istio.io", "v1", "VirtualService"),
+    ("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+    ("serving.kserve.io", "v1beta1", "InferenceService"),
+    ("networking.istio.io", "v1", "DestinationRule"),
+    ("batch", "v1", "CronJob"),
+    ("argoproj.io", "v1alpha1", "CronWorkflow"),
+)
+log = logging.getLogger("kubeloop.operator")
+
+
+class ClusterController(Controller):
+    """The same controller loop; in a cluster requests are counted by the model servers, not a gateway."""
+
+    def _subject(self, state: RolloutState) -> Subject:
+        return Subject(
+            deployment=state.deployment,
+            champion=state.champion,
+            challenger=state.challenger,
+            task=self.ports.task,
+            requests_metric=REQUESTS_TOTAL,
+            duration_metric=REQUEST_DURATION,
+            retries_metric=None,
+        )
+
+
+def finalize(api: KubeApi, *, namespace: str, name: str) -> int:
+    """Delete every object created for the deployment, routes first; returns how many were deleted."""
+    deleted = 0
+    for group, version, kind in CLEANUP_ORDER:
+        ref = Ref(group=group, version=version, plural=PLURALS[kind], namespace=namespace, name="")
+        for obj in api.list(ref, selector=f"{LABEL_DEPLOYMENT}={name}"):
+            deleted += api.delete(Ref(**{**ref.__dict__, "name": obj["metadata"]["name"]}))
+    return deleted
+
+
+def register(registry: kopf.OperatorRegistry, *, reconciler: Callable[[], Reconciler]) -> None:
+    """Attach the handlers to a kopf registry; `reconciler` builds the (shared) reconciler lazily."""
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.peering.name = PEERING_NAME
+        settings.peering.mandatory = True
+        settings.peering.clusterwide = True
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kubeloop.io")
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix="kubeloop.io", key="last-handled-configuration"
+        )
+        settings.posting.level = logging.WARNING
+
+    @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
+    @kopf.timer(GROUP, VERSION, PLURAL, interval=TICK_SECONDS, initial_delay=TICK_SECONDS, registry=registry)
+    def reconcile(namespace: str, name: str, **_: Any) -> str:
+        outcome = reconciler().reconcile(namespace=namespace, name=name)
+        log.info("reconciled %s/%s: %s", namespace, name, outcome)
+        return outcome
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
+    def cleanup(namespace: str, name: str, **_: Any) -> None:
+        deleted = finalize(reconciler().api, namespace=namespace, name=name)
+        log.info("deleted %d objects of %s/%s", deleted, namespace, name)
+
+
+def cluster_reconciler() -> Reconciler:
+    """The reconciler of a running operator, from the in-cluster (or kubeconfig) credentials and env."""
+    from kubernetes import config as kube_config
+
+    from kubeloop.k8s.config import config_from_env
+    from kubeloop.metricsources.prometheus import PrometheusSource
+    from kubeloop.predlog.reader import read_predictions
+    from kubeloop.registry.mlflow_registry import MlflowRegistry
+    from kubeloop.settings import PROMETHEUS_ENV, load_settings
+
+    try:
+        kube_config.load_incluster_config()
+    except kube_config.ConfigException:
+        kube_config.load_kube_config()
+    settings, config = load_settings(), config_from_env()
+    if not settings.prometheus_url:
+        raise KubeloopError(f"the operator needs Prometheus for rollout checks: set {PROMETHEUS_ENV}")
+
+    def predictions(deployment: str) -> Callable[..., Any]:
+        return lambda version, since, until: read_predictions(
+            settings, deployment, version=version, since=since, until=until
+        )
+
+    backends = Backends(
+        registry=MlflowRegistry(tracking_uri=config.tracking_uri),
+        metrics=PrometheusSource(settings.prometheus_url),
+        predictions=predictions,
+    )
+    return Reconciler(api=KubeApi(), config=config, backends=backends, loop=ClusterController)
+
+
+def run(*, namespace: str | None = None, priority: int | None = None) -> None:
+    """Run the operator until interrupted (the container's command: `kubeloop operator run`)."""
+    registry = kopf.OperatorRegistry()
+    shared: list[Reconciler] = []
+
+    def reconciler() -> Reconciler:
+        if not shared:
+            shared.append(cluster_reconciler())
+        return shared[0]
+
+    register(registry, reconciler=reconciler)
+    # Distinct priorities let peering pick one active replica; equal ones would make both pause.
+    chosen = (
+        priority
+        if priority is not None
+        else int(os.environ.get("KUBELOOP_OPERATOR_PRIORITY", "0")) or (random.randint(1, 10_000))
+    )
+    kopf.run(
+        registry=registry,
+        priority=chosen,
+        peering_name=PEERING_NAME,
+        clusterwide=namespace is None,
+        namespaces=[namespace] if namespace else (),
+        liveness_endpoint="http://0.0.0.0:8080/healthz",
+    )
