@@ -97,6 +97,7 @@ def predictor(
     mirror: str | None = None,
     mirror_percent: int = 0,
     mirror_version: str | None = None,
+    log_requests: bool = True,
 ) -> dict[str, Any]:
     """The `spec.predictor` of an InferenceService serving `version` (wire form, camelCase)."""
     from kserve import V1beta1LoggerSpec, V1beta1PredictorSpec
@@ -107,7 +108,9 @@ def predictor(
         min_replicas=autoscaling.min_replicas,
         max_replicas=autoscaling.max_replicas,
         canary_traffic_percent=canary_percent,
-        logger=V1beta1LoggerSpec(
+        logger=None
+        if not log_requests
+        else V1beta1LoggerSpec(
             mode="all",
             url=logger_url(
                 config,
@@ -143,6 +146,7 @@ def inference_service(
     mirror: str | None = None,
     mirror_percent: int = 0,
     mirror_version: str | None = None,
+    log_requests: bool = True,
     owner_uid: str | None = None,
 ) -> dict[str, Any]:
     """A whole InferenceService; `stable_version` is recorded so a router can read its routes back."""
@@ -169,6 +173,7 @@ def inference_service(
                 mirror=mirror,
                 mirror_percent=mirror_percent,
                 mirror_version=mirror_version,
+                log_requests=log_requests,
             )
         ),
     )

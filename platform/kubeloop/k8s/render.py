@@ -86,7 +86,13 @@ def _kserve_objects(
     if mirrored:
         objects.append(
             kserve.inference_service(
-                deployment, config=config, name=shadow, version=routes.shadow, role="shadow", owner_uid=owner
+                deployment,
+                config=config,
+                name=shadow,
+                version=routes.shadow,
+                role="shadow",
+                owner_uid=owner,
+                log_requests=False,
             )
         )
     return objects

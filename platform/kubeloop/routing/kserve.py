@@ -84,6 +84,7 @@ class KServeRouter:
             name=shadow_isvc_name(self.deployment),
             version=version,
             role="shadow",
+            log_requests=False,  # the collector logs the shadow's answers under the caller's request id
         )
         self.api.apply(isvc)
 

@@ -1,0 +1,1 @@
+"""The log collector: receives KServe request-logger CloudEvents and appends prediction records."""

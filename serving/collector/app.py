@@ -1,0 +1,193 @@
+"""The collector's HTTP service: POST /events (KServe logger or kubeloop CloudEvents), /healthz, /metrics.
+
+Records go to the prediction-log store (`kubeloop.predlog.LogStore`) shared with the local mode. When
+the logger URL names a `mirror` (the KServe router's shadow), the collector replays that share of
+requests to the shadow and logs its answers under the same request id, so disagreement pairs up;
+replays run in the background, bounded, and never delay the answer to the logger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from kubeloop.predlog.cloudevents import records_from_http
+from kubeloop.predlog.schema import PredictionRecord
+from kubeloop.serving.collector.events import (
+    REQUEST_TYPE,
+    RESPONSE_TYPE,
+    Pairs,
+    Source,
+    input_rows,
+    mirrored,
+    outputs,
+)
+
+MAX_BODY = 8 << 20
+Writer = Callable[[Sequence[PredictionRecord]], int]
+
+
+class Collector:
+    """State of one collector process: the pairing buffer, the writer, mirror replays and metrics."""
+
+    def __init__(
+        self,
+        *,
+        write: Writer,
+        max_mirrors: int = 64,
+        mirror_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.write, self.clock = write, clock
+        self.pairs = Pairs()
+        self.mirror_slots = asyncio.Semaphore(max_mirrors)
+        self.mirror_timeout = mirror_timeout
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.session: aiohttp.ClientSession | None = None
+        self.registry = CollectorRegistry()
+        self.events = Counter(
+            "kubeloop_collector_events", "Events received", ["type"], registry=self.registry
+        )
+        self.records = Counter("kubeloop_collector_records", "Records written", registry=self.registry)
+        self.mirrors = Counter(
+            "kubeloop_collector_mirrors", "Mirrored requests", ["result"], registry=self.registry
+        )
+        self.waiting = Gauge(
+            "kubeloop_collector_waiting_requests",
+            "Requests waiting for their response",
+            registry=self.registry,
+        )
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Accept one event; 202 when taken, 400 with a JSON message when it cannot be read."""
+        body = await request.read()
+        try:
+            written = self._accept(dict(request.headers), body, dict(request.query))
+        except ValueError as error:
+            return web.json_response({"error": str(error)}, status=400)
+        return web.json_response({"written": written}, status=202)
+
+    def _accept(self, headers: dict[str, str], body: bytes, query: dict[str, str]) -> int:
+        lower = {k.lower(): v for k, v in headers.items()}
+        event_type = lower.get("ce-type", "")
+        self.events.labels(event_type or "batch").inc()
+        if event_type not in (REQUEST_TYPE, RESPONSE_TYPE):
+            return self._store(records_from_http(headers, body))
+        request_id = lower.get("ce-id")
+        if not request_id:
+            raise ValueError("a KServe logger event needs a ce-id header")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise ValueError("body is not valid JSON") from None
+        source = Source.from_query(query)
+        key = f"{source.version}/{source.role}/{request_id}"
+        now = self.clock()
+        if event_type == REQUEST_TYPE:
+            self.pairs.request(key, input_rows(payload), now=now)
+            self._maybe_mirror(request_id, payload, query)
+            self.waiting.set(len(self.pairs))
+            return 0
+        record = self.pairs.response(key, outputs(payload), source=source, now=now)
+        self.waiting.set(len(self.pairs))
+        return 0 if record is None else self._store([_with_id(record, request_id)])
+
+    def _store(self, records: Sequence[PredictionRecord]) -> int:
+        written = self.write(records)
+        self.records.inc(written)
+        return written
+
+    def _maybe_mirror(self, request_id: str, payload: Any, query: dict[str, str]) -> None:
+        target, percent = query.get("mirror"), int(query.get("mirrorPercent", "0") or 0)
+        if not target or not mirrored(request_id, percent):
+            return
+        if self.mirror_slots.locked():
+            self.mirrors.labels("dropped").inc()  # never queue without bound behind a slow shadow
+            return
+        shadow = Source(
+            deployment=query["deployment"],
+            model=query["model"],
+            version=query.get("shadowVersion") or "unknown",
+            role="shadow",
+        )
+        task = asyncio.get_running_loop().create_task(self._mirror(target, request_id, payload, shadow))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _mirror(self, url: str, request_id: str, payload: Any, shadow: Source) -> None:
+        async with self.mirror_slots:
+            started = self.clock()
+            try:
+                assert self.session is not None
+                async with self.session.post(
+                    url,
+                    json=payload,
+                    headers={"x-request-id": request_id},
+                    timeout=aiohttp.ClientTimeout(total=self.mirror_timeout),
+                ) as answer:
+                    status, body = answer.status, await answer.json(content_type=None)
+            except (aiohttp.ClientError, TimeoutError, ValueError):
+                self.mirrors.labels("error").inc()
+                return
+            self.mirrors.labels("ok" if status < 400 else "failed").inc()
+            try:
+                predictions = outputs(body) if status < 400 else []
+            except ValueError:
+                predictions = []
+            self._store(
+                [
+                    PredictionRecord(
+                        request_id=request_id,
+                        timestamp=started,
+                        deployment=shadow.deployment,
+                        model=shadow.model,
+                        version=shadow.version,
+                        role="shadow",
+                        inputs=input_rows(payload),
+                        outputs=predictions,
+                        status=status,
+                        latency_ms=(self.clock() - started) * 1000,
+                    )
+                ]
+            )
+
+
+def _with_id(record: PredictionRecord, request_id: str) -> PredictionRecord:
+    from dataclasses import replace
+
+    return replace(record, request_id=request_id)
+
+
+def build_app(collector: Collector) -> web.Application:
+    """The aiohttp application serving one collector."""
+    app = web.Application(client_max_size=MAX_BODY)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(collector.registry), content_type="text/plain")
+
+    async def on_startup(_: web.Application) -> None:
+        collector.session = aiohttp.ClientSession()
+
+    async def on_cleanup(_: web.Application) -> None:
+        if collector.tasks:
+            await asyncio.wait(collector.tasks, timeout=collector.mirror_timeout)
+        if collector.session is not None:
+            await collector.session.close()
+
+    app.router.add_post("/events", collector.handle)
+    app.router.add_post("/", collector.handle)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app

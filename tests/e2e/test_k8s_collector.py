@@ -1,0 +1,149 @@
+"""The log collector on loopback: KServe logger events in, prediction logs out; shadow replays by id."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiohttp import web
+
+from kubeloop.predlog.reader import read_predictions
+
+pytestmark = pytest.mark.e2e
+QUERY = "deployment=iris&model=iris-classifier&version=3&role=champion"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def shadow_server() -> Iterator[str]:
+    """A real HTTP model server standing in for the shadow: answers 1 for every row."""
+    import asyncio
+    import threading
+
+    async def predict(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"predictions": [1 for _ in body["instances"]]})
+
+    app = web.Application()
+    app.router.add_post("/v1/models/iris-shadow:predict", predict)
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}/v1/models/iris-shadow:predict"
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.run_until_complete(runner.cleanup())
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("collector-home")
+
+
+@pytest.fixture(scope="module")
+def collector(logs: Path) -> Iterator[str]:
+    """One collector process for the module (it takes seconds to import), its state in a temporary home."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kubeloop.serving.collector", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "KUBELOOP_HOME": str(logs)},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail(f"collector did not start: {process.stderr.read().decode()[-2000:]}")
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+def post_event(url: str, kind: str, request_id: str, body: dict, query: str = QUERY) -> httpx.Response:
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": request_id,
+        "ce-source": "http://localhost:9081/",
+        "ce-type": f"org.kubeflow.serving.inference.{kind}",
+        "ce-inferenceservicename": "iris",
+        "content-type": "application/json",
+    }
+    return httpx.post(f"{url}/events?{query}", content=json.dumps(body), headers=headers, timeout=5)
+
+
+def test_logger_events_become_prediction_records(collector: str, logs: Path) -> None:
+    for i in range(5):
+        assert (
+            post_event(collector, "request", f"r{i}", {"instances": [[5.1, 3.5], [6.0, 2.9]]}).status_code
+            == 202
+        )
+        assert post_event(collector, "response", f"r{i}", {"predictions": [0, 1]}).status_code == 202
+    frame = read_predictions(logs / "predictions", "iris", version="3")
+    assert len(frame) == 10 and set(frame["request_id"]) == {f"r{i}" for i in range(5)}
+    assert list(frame["prediction"][:2]) == [0, 1] and set(frame["role"]) == {"champion"}
+    assert "input.0" in frame.columns
+
+
+def test_shadow_replays_are_logged_under_the_callers_id(
+    collector: str, shadow_server: str, logs: Path
+) -> None:
+    params = dict(httpx.QueryParams(QUERY.replace("iris", "iris-shadowed", 1)))
+    query = str(
+        httpx.QueryParams({**params, "mirror": shadow_server, "mirrorPercent": "100", "shadowVersion": "4"})
+    )
+    for i in range(4):
+        post_event(collector, "request", f"s{i}", {"instances": [[1.0, 2.0]]}, query=query)
+        post_event(collector, "response", f"s{i}", {"predictions": [0]}, query=query)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        frame = read_predictions(logs / "predictions", "iris-shadowed")
+        if len(frame[frame["role"] == "shadow"]) == 4:
+            break
+        time.sleep(0.1)
+    shadow = frame[frame["role"] == "shadow"]
+    champion = frame[frame["role"] == "champion"]
+    assert sorted(shadow["request_id"]) == sorted(champion["request_id"]) == [f"s{i}" for i in range(4)]
+    assert set(shadow["version"]) == {"4"} and set(shadow["prediction"]) == {1}
+    metrics = httpx.get(collector + "/metrics").text
+    assert 'kubeloop_collector_mirrors_total{result="ok"} 4.0' in metrics
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "message"),
+    [
+        ({"ce-type": "org.kubeflow.serving.inference.request", "ce-id": "x"}, b"{not json", "not valid JSON"),
+        ({"ce-type": "org.kubeflow.serving.inference.request"}, b"{}", "ce-id"),
+        ({"ce-type": "org.kubeflow.serving.inference.request", "ce-id": "x"}, b'{"rows": []}', "instances"),
+        ({"content-type": "text/plain"}, b"{}", "not a CloudEvent"),
+    ],
+)
+def test_bad_events_get_400_with_a_json_message(
+    collector: str, headers: dict, body: bytes, message: str
+) -> None:
+    response = httpx.post(f"{collector}/events?{QUERY}", content=body, headers=headers, timeout=5)
+    assert response.status_code == 400 and message in response.json()["error"]
