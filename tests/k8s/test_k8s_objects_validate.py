@@ -130,3 +130,18 @@ def test_crd_schema_rejects_a_broken_model_deployment() -> None:
         "spec.rollout.shadow.percent",
         "spec.serving.autoscaling.minReplicas",
     ]
+
+
+def test_argo_pipeline_workflow_matches_the_upstream_crd(upstream_crds) -> None:
+    from kubeloop.pipelines.argo import pipeline_workflow
+
+    workflow = pipeline_workflow(
+        "training",
+        {"seed": 3, "estimator": "logistic"},
+        namespace="ml",
+        image="kubeloop:test",
+        tracking_uri="http://mlflow:5000",
+        service_account="sa",
+        digest="0" * 64,
+    )
+    assert upstream_crds.problems(workflow) == []
