@@ -31,26 +31,30 @@ class ServerMetrics:
                                 registry=registry)
         if logger is not None:
             registry.register(_LoggerCollector(logger))
-        self._children: dict[tuple[str, ...], Any] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}
 
     def observe(self, *, role: str, status: int, seconds: float, predictions: list[Any] | None,
                 classifier: bool) -> None:
         """Count one answered request and what it predicted."""
-        key = (role, str(status))
-        counter = self._children.get(key)
-        if counter is None:
-            counter = self._children[key] = self.requests.labels(*self._base, role, str(status))
-        counter.inc()
-        self.duration.labels(*self._base, role).observe(seconds)
+        self._child(self.requests, role, str(status)).inc()
+        self._child(self.duration, role).observe(seconds)
         if not predictions:
             return
         if classifier:
             for value in predictions:
-                self.classes.labels(*self._base, role, str(value)).inc()
+                self._child(self.classes, role, str(value)).inc()
         else:
-            histogram = self.values.labels(*self._base, role)
+            histogram = self._child(self.values, role)
             for value in predictions:
                 histogram.observe(float(value))
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        # labels() validates and hashes on every call; the label sets here are few, so keep them.
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*self._base, *labels)
+        return child
 
 
 class _LoggerCollector:

@@ -18,6 +18,7 @@ import re
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -65,6 +66,17 @@ class GatewayMetrics:
                                registry=self.registry)
         self.weight = Gauge(names.GATEWAY_ROUTE_WEIGHT, "Percent of traffic (shadow: mirror percent)",
                             ["deployment", "version", "role"], registry=self.registry)
+        self._children: dict[tuple[str, ...], tuple[Any, Any]] = {}
+
+    def count(self, deployment: str, version: str, role: str, status: int | str, seconds: float) -> None:
+        """One answered request; label children are kept because labels() costs more than the proxying."""
+        key = (deployment, version, role, str(status))
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(*key), self.duration.labels(*key[:3]))
+        children[0].inc()
+        if seconds >= 0:
+            children[1].observe(seconds)
 
 
 class Gateway:
@@ -143,9 +155,8 @@ class Gateway:
             response, _ = await self._forward(backend, role, head, request.body)
         if route.shadow is not None and should_mirror(route, draw=random.random() * 100):
             self._enqueue_mirror(route, head, request.body)
-        self.metrics.requests.labels(route.deployment, backend.version, role, str(response.status)).inc()
-        self.metrics.duration.labels(route.deployment, backend.version, role).observe(
-            time.perf_counter() - started)
+        self.metrics.count(route.deployment, backend.version, role, response.status,
+                           time.perf_counter() - started)
         headers = [(k, v) for k, v in response.headers if k not in _HOP_BY_HOP and k != "x-request-id"]
         headers += [("x-request-id", request_id), ("x-kubeloop-role", role),
                     ("x-kubeloop-version", backend.version)]
@@ -181,7 +192,7 @@ class Gateway:
                 status = str(response.status)
             except (OSError, TimeoutError):
                 status = "error"
-            self.metrics.requests.labels(route.deployment, route.shadow.version, SHADOW, status).inc()
+            self.metrics.count(route.deployment, route.shadow.version, SHADOW, status, -1.0)
 
     def _admin(self, request: Request) -> Response:
         supplied = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
