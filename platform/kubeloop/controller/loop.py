@@ -151,7 +151,8 @@ class Controller:
             execute(
                 action_from_dict(state.pending[0]), router=self.ports.router, registry=self.ports.registry
             )
-            state = state.evolve(pending=state.pending[1:])
+            rest = state.pending[1:]
+            state = state.evolve(pending=rest) if rest else state.applied(now=self.ports.clock())
             self.ports.store.save(state)
         return state
 

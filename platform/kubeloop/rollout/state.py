@@ -39,6 +39,8 @@ class HistoryEntry:
     weight: int
     failures: int
     checks: tuple[CheckResult, ...] = ()
+    # When the decision's last action took effect (None for holds and while actions are pending).
+    applied_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly mapping."""
@@ -59,6 +61,7 @@ class HistoryEntry:
             weight=int(data["weight"]),
             failures=int(data.get("failures", 0)),
             checks=tuple(CheckResult.from_dict(c) for c in data.get("checks", ())),
+            applied_at=data.get("applied_at"),
         )
 
 
@@ -98,6 +101,13 @@ class RolloutState:
             if entry.checks:
                 return entry.checks
         return ()
+
+    def applied(self, *, now: float) -> RolloutState:
+        """The state once its pending actions are done: none left, and the last decision marked applied."""
+        history = self.history
+        if history and history[-1].kind != "hold" and history[-1].applied_at is None:
+            history = (*history[:-1], replace(history[-1], applied_at=now))
+        return replace(self, pending=(), history=history)
 
     def evolve(self, **changes: Any) -> RolloutState:
         """A copy with some fields changed."""
