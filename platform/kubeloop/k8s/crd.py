@@ -65,7 +65,7 @@ def _field_overrides(models: dict[str, type[BaseModel]]) -> dict[tuple[str, str]
                 extra["duration"] = True
             if field.default_factory is not None:
                 value = field.default_factory()  # type: ignore[call-arg]
-                adapter = TypeAdapter(field.annotation)
+                adapter: TypeAdapter[Any] = TypeAdapter(field.annotation)
                 extra["default"] = adapter.dump_python(value, mode="json", by_alias=True)
             if extra:
                 overrides[(model_name, wire)] = extra

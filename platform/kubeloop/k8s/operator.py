@@ -82,14 +82,14 @@ def register(registry: kopf.OperatorRegistry, *, reconciler: Callable[[], Reconc
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
     @kopf.timer(GROUP, VERSION, PLURAL, interval=TICK_SECONDS, initial_delay=TICK_SECONDS, registry=registry)
-    def reconcile(namespace: str, name: str, **_: Any) -> str:
-        outcome = reconciler().reconcile(namespace=namespace, name=name)
+    def reconcile(*, namespace: str | None, name: str, **_: Any) -> str:
+        outcome = reconciler().reconcile(namespace=namespace or "default", name=name)
         log.info("reconciled %s/%s: %s", namespace, name, outcome)
         return outcome
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
-    def cleanup(namespace: str, name: str, **_: Any) -> None:
-        deleted = finalize(reconciler().api, namespace=namespace, name=name)
+    def cleanup(*, namespace: str | None, name: str, **_: Any) -> None:
+        deleted = finalize(reconciler().api, namespace=namespace or "default", name=name)
         log.info("deleted %d objects of %s/%s", deleted, namespace, name)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from kubeloop.analysis.measure import PredictionReader
 from kubeloop.controller.actions import RolloutRegistry
@@ -26,6 +26,7 @@ from kubeloop.metricsources.base import MetricSource
 from kubeloop.registry.names import CHALLENGER
 from kubeloop.rollout.plan import routes_for
 from kubeloop.rollout.state import RolloutState
+from kubeloop.rollout.store import StateStore
 from kubeloop.routing.base import Routes
 from kubeloop.routing.factory import cluster_router
 from kubeloop.spec import ModelDeployment, parse_deployment
@@ -132,9 +133,9 @@ class Reconciler:
         router = cluster_router(deployment, api=self.api, config=self.config)
         state = store.load(deployment.name)
         active = state is not None and not state.done
-        routes = (
-            routes_for(state, phase=state.phase, weight=state.weight) if active else Routes(stable=champion)
-        )
+        routes = Routes(stable=champion)
+        if state is not None and active:
+            routes = routes_for(state, phase=state.phase, weight=state.weight)
         for desired in desired_objects(
             deployment, routes, config=self.config, owner_uid=obj["metadata"].get("uid")
         ):
@@ -145,7 +146,7 @@ class Reconciler:
                 router=router,
                 registry=b.registry,
                 metrics=b.metrics,
-                store=store,
+                store=cast(StateStore, store),  # the same operations as the state file, kept in the status
                 predictions=b.predictions(deployment.name) if b.predictions else None,
                 clock=b.clock,
             )
@@ -153,9 +154,10 @@ class Reconciler:
         if active:
             state = loop.tick(deployment.name)
         else:
-            state = self._maybe_start(deployment, loop, state, champion, obj["metadata"].get("uid"))
-            if isinstance(state, str):
-                return state
+            started = self._maybe_start(deployment, loop, state, champion, obj["metadata"].get("uid"))
+            if isinstance(started, str):
+                return started
+            state = started
         if state is not None and state.done:
             self._retire(store, state, router)
         rolling = state is not None and not state.done

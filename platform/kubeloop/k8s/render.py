@@ -83,7 +83,7 @@ def _kserve_objects(
             owner_uid=owner,
         )
     ]
-    if mirrored:
+    if mirrored and routes.shadow is not None:
         objects.append(
             kserve.inference_service(
                 deployment,

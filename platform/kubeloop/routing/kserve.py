@@ -42,7 +42,7 @@ class KServeRouter:
         self._check(deployment)
         current = self.get_routes(deployment)
         mirrored = routes.shadow is not None and routes.shadow_percent > 0
-        if mirrored:
+        if mirrored and routes.shadow is not None:
             self._ensure_shadow(routes.shadow)
         self.api.patch(self._ref(self.deployment.name), self._patch(routes, current))
         if not mirrored and current is not None and current.shadow is not None:
