@@ -241,3 +241,35 @@ def test_route_documents_are_checked() -> None:
                           "shadow": {"version": "2", "url": "http://h:2"}, "shadow_percent": 101})
     route = Route(deployment="d", model="m", stable=Backend(version="1", url="http://h:1"))
     assert choose(route, draw=0.0) == (route.stable, "champion")
+
+
+def test_gateway_router_round_trips_routes_through_the_admin_api(harness: Harness) -> None:
+    from kubeloop.errors import BackendUnavailable, KubeloopError, NotFoundError
+    from kubeloop.routing.base import Routes
+    from kubeloop.routing.gateway import GatewayRouter
+
+    stubs = {"1": harness.stub("v1"), "2": harness.stub("v2"), "3": harness.stub("v3")}
+
+    def resolve(deployment: str, version: str) -> tuple[str, str]:
+        if version not in stubs:
+            raise NotFoundError(f"no server for {version}")
+        return "iris-classifier", f"http://127.0.0.1:{stubs[version].port}"
+
+    admin = f"http://127.0.0.1:{harness.port}"
+    router = GatewayRouter(admin_url=admin, token=TOKEN, resolve=resolve)
+    assert router.get_routes("iris") is None
+    wanted = Routes(stable="1", canary="2", canary_weight=40, shadow="3", shadow_percent=20)
+    router.set_routes("iris", wanted)
+    assert router.get_routes("iris") == wanted
+    assert harness.gateway.routes["iris"].shadow is not None
+    router.set_routes("iris", Routes(stable="2"))
+    assert router.get_routes("iris") == Routes(stable="2")
+    with pytest.raises(NotFoundError):
+        router.set_routes("iris", Routes(stable="9"))
+    router.delete_routes("iris")
+    assert router.get_routes("iris") is None
+    with pytest.raises(KubeloopError, match="401"):
+        GatewayRouter(admin_url=admin, token="wrong", resolve=resolve).set_routes("iris", Routes(stable="1"))
+    with pytest.raises(BackendUnavailable, match="unreachable"):
+        GatewayRouter(admin_url=f"http://127.0.0.1:{closed_port()}", token=TOKEN,
+                      resolve=resolve).get_routes("iris")
