@@ -54,7 +54,8 @@ def _numbers(values: pd.Series) -> np.ndarray:
         array = values.to_numpy(dtype=float)
     else:  # JSON logs may hold strings or None in a numeric column: those count as missing
         array = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    return array[np.isfinite(array)]
+    finite = np.isfinite(array)
+    return array if finite.all() else array[finite]
 
 
 def _reference_counts(
@@ -72,22 +73,21 @@ def _reference_counts(
 
 def _pvalue(
     name: str, entry: Mapping[str, Any], method: str, reference: Reference, current: pd.Series
-) -> tuple[str, float]:
-    """(method actually used, p-value) for kubeloop's own two-sample tests."""
+) -> tuple[str, float, int]:
+    """(method actually used, p-value, rows compared) for kubeloop's own two-sample tests."""
     sample = reference.sample_column(name)
-    if method == stattests.KS and entry["kind"] == "numeric":
-        if sample is None:
-            return stattests.CHI2_BINNED, stattests.binned_pvalue(
-                entry["edges"], entry["counts"], _numbers(current)
-            )
-        return method, stattests.ks_pvalue(_numbers(sample), _numbers(current))
     if entry["kind"] == "categorical":
-        return method, stattests.contingency_pvalue(*_reference_counts(entry, category_counts(current)))
+        counts = category_counts(current)
+        p_value = stattests.contingency_pvalue(*_reference_counts(entry, counts))
+        return stattests.CHI2_2SAMP, p_value, sum(counts.values())
+    numbers = _numbers(current)
     if sample is None:
-        return stattests.CHI2_BINNED, stattests.binned_pvalue(
-            entry["edges"], entry["counts"], _numbers(current)
-        )
-    return method, stattests.contingency_pvalue(category_counts(sample), category_counts(current))
+        p_value = stattests.binned_pvalue(entry["edges"], entry["counts"], numbers)
+        return stattests.CHI2_BINNED, p_value, numbers.size
+    if method == stattests.KS:
+        return method, stattests.ks_pvalue(_numbers(sample), numbers), numbers.size
+    counts = category_counts(current)
+    return method, stattests.contingency_pvalue(category_counts(sample), counts), sum(counts.values())
 
 
 def compare_column(
@@ -100,7 +100,6 @@ def compare_column(
     alpha: float,
 ) -> tuple[FeatureDrift, str | None]:
     """One column's uncorrected comparison, and a note when the requested method could not run."""
-    rows = int(current.notna().sum())
     own = (stattests.KS, stattests.CHI2_2SAMP)
     sample = reference.sample_column(name)
     note = None
@@ -108,7 +107,7 @@ def compare_column(
         note = f"{name}: method {method!r} needs the reference sample, which is missing; used the profile"
         method = default_method(entry["kind"])
     if method in own:
-        used, p_value = _pvalue(name, entry, method, reference, current)
+        used, p_value, rows = _pvalue(name, entry, method, reference, current)
         return FeatureDrift(
             feature=name,
             kind=entry["kind"],
@@ -131,7 +130,7 @@ def compare_column(
         threshold=threshold,
         drifted=drifted,
         is_test=is_test,
-        rows=rows,
+        rows=int(current.notna().sum()),
     ), note
 
 

@@ -42,9 +42,42 @@ P_VALUE_METHODS = frozenset(
 Correction = Literal["bh", "holm", "none"]
 
 
+# scipy's ks_2samp switches from the exact distribution to the asymptotic one above this size.
+KS_EXACT_MAX = 10_000
+
+
+def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
+    """The two-sample KS distance sup|F1 - F2| over every observation of both samples.
+
+    F1 is constant between consecutive points of the first sample while F2 only grows, so among
+    the second sample's points the extremes of F1 - F2 sit next to the first sample's points: only
+    those few are evaluated, and the cost is one sort of the larger sample.
+    """
+    a, b = np.sort(reference), np.sort(current)
+    m, n = a.size, b.size
+    at_a = np.searchsorted(a, a, side="right") / m - np.searchsorted(b, a, side="right") / n
+    edges = np.concatenate([np.searchsorted(b, a, side="left"), np.searchsorted(b, a, side="right")])
+    candidates = np.clip(np.concatenate([edges, edges - 1, [0, n - 1]]), 0, n - 1)
+    points = b[candidates]
+    at_b = np.searchsorted(a, points, side="right") / m - np.searchsorted(b, points, side="right") / n
+    return float(max(np.abs(at_a).max(), np.abs(at_b).max()))
+
+
 def ks_pvalue(reference: np.ndarray, current: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov p-value, computed exactly as Evidently's `ks` does."""
-    return float(stats.ks_2samp(reference, current)[1])
+    """Two-sample Kolmogorov-Smirnov p-value, equal to scipy's `ks_2samp` (Evidently's `ks`).
+
+    Small samples go to scipy (exact distribution). For large ones scipy uses Smirnov's asymptotic
+    distribution, as here, but evaluates the ECDFs at all merged points; `ks_statistic` gets the same
+    distance from a handful of points, several times faster on a 1M-row window.
+    """
+    n1, n2 = reference.size, current.size
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    if max(n1, n2) <= KS_EXACT_MAX:
+        return float(stats.ks_2samp(reference, current)[1])
+    m, n = sorted((float(n1), float(n2)), reverse=True)
+    p_value = stats.kstwo.sf(ks_statistic(reference, current), np.round(m * n / (m + n)))
+    return float(np.clip(p_value, 0.0, 1.0))
 
 
 def contingency_pvalue(reference: Mapping[str, int], current: Mapping[str, int]) -> float:

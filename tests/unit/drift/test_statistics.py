@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from kubeloop.drift.check import Reference, check_drift
-from kubeloop.drift.stattests import adjust_pvalues, contingency_pvalue, ks_pvalue
+from kubeloop.drift.stattests import adjust_pvalues, contingency_pvalue, ks_pvalue, ks_statistic
 from kubeloop.spec import DriftSpec
 
 FEATURES = 6
@@ -121,3 +121,21 @@ def test_contingency_handles_new_and_single_categories() -> None:
     assert contingency_pvalue({"a": 100}, {"a": 80}) == 1.0
     assert contingency_pvalue({"a": 100, "b": 100}, {"a": 100, "b": 100, "new": 60}) < 1e-6
     assert contingency_pvalue({}, {"a": 3}) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_ks_equals_scipy_on_large_samples_with_and_without_ties(seed: int) -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    reference = rng.normal(0, 1, int(rng.integers(50, 3000)))
+    current = rng.normal(rng.uniform(-0.1, 0.1), rng.uniform(0.8, 1.2), int(rng.integers(10_001, 40_000)))
+    if seed % 2:
+        reference, current = np.round(reference, 1), np.round(current, 1)
+    if seed % 3 == 0:
+        reference, current = current, reference
+
+    expected = stats.ks_2samp(reference, current)
+
+    assert ks_statistic(reference, current) == pytest.approx(expected.statistic, abs=1e-12)
+    assert ks_pvalue(reference, current) == pytest.approx(expected.pvalue, rel=1e-9)
