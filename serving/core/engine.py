@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ import orjson
 from kubeloop.predlog import PredictionLogger, PredictionRecord
 from kubeloop.serving.core.metrics import ServerMetrics
 from kubeloop.serving.core.model import LoadedModel, Prediction
-from kubeloop.serving.core.requests import RequestError, parse_json, parse_rows
+from kubeloop.serving.core.requests import RequestError, new_request_id, parse_json, parse_rows
 
 REQUEST_ID_HEADER = "x-request-id"
 ROLE_HEADER = "x-kubeloop-role"
@@ -106,7 +105,7 @@ class Engine:
                      protocol: str) -> Answer:
         """Handle one predict request (protocol "v1" or "v2") end to end; never raises."""
         started = time.perf_counter()
-        request_id = headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        request_id = headers.get(REQUEST_ID_HEADER) or new_request_id()
         role = headers.get(ROLE_HEADER) or DEFAULT_ROLE
         prediction: Prediction | None = None
         rows: list[list[Any]] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,11 @@ class Column:
     def v2_datatype(self) -> str:
         """The Open Inference Protocol datatype of the column."""
         return _V2_TYPES[self.kind]
+
+
+def new_request_id() -> str:
+    """A random 128-bit hex id; from the PRNG, because os.urandom is a system call per request."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def parse_json(body: bytes, *, max_bytes: int) -> Mapping[str, Any]:

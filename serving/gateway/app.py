@@ -16,12 +16,12 @@ import logging
 import random
 import re
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from kubeloop.serving.core.requests import new_request_id
 from kubeloop.serving.gateway.http import ClientPool, Request, Response
 from kubeloop.serving.gateway.routes import (
     CANARY,
@@ -141,7 +141,7 @@ class Gateway:
         route = self._lookup(name)
         if route is None:
             return _error(404, f"unknown deployment or model {name!r}")
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = request.headers.get("x-request-id") or new_request_id()
         sticky = request.headers.get(route.sticky_header) if route.sticky_header else None
         backend, role = choose(route, draw=random.random() * 100, sticky_value=sticky)
         path = f"/v1/models/{route.model}:predict" if v1 else f"/v2/models/{route.model}/infer"
