@@ -102,3 +102,20 @@ def test_crd_command_prints_the_crd_and_peering(upstream_crds) -> None:
     }
     for doc in docs[:2]:
         kubernetes_validate.validate(doc, "1.29", strict=True)
+
+
+def test_without_the_crds_folder_the_schema_tests_fail_saying_how_to_fix_it(tmp_path: Path) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "KUBELOOP_CRDS_DIR"}
+    test = f"{__file__}::test_crd_command_prints_the_crd_and_peering"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "KUBELOOP_CRDS_DIR is not set" in result.stdout and "export KUBELOOP_CRDS_DIR=" in result.stdout
