@@ -28,7 +28,7 @@ STATUS_SECTIONS: tuple[str, ...] = (
     "kubeloop.platform_services:server_status",
 )
 _RECORD = "mlflow-server.json"
-_START_TIMEOUT_S = 90.0
+_START_TIMEOUT_S = 240.0  # generous: a loaded machine takes minutes to import the server
 
 
 @dataclass(frozen=True, kw_only=True)

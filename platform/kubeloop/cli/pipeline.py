@@ -61,7 +61,11 @@ def run_command(
     params.update({k: v for k, v in {**shortcuts, "model_name": model_name}.items() if v is not None})
     local = runner()
     started = local.submit(name, params)
-    console.print(f"pipeline run [bold]{started.run_id}[/] (log: {local.log_path(started)})", highlight=False)
+    console.print(
+        f"pipeline run [bold]{started.run_id}[/] (log: {local.log_path(started)})",
+        highlight=False,
+        soft_wrap=True,
+    )
     status = _follow(local, started, timeout=timeout)
     if status.state != "succeeded":
         message = status.message or f"still running after {timeout:.0f}s"
@@ -83,12 +87,14 @@ def show_outcome(outcome: dict[str, Any]) -> None:
             f"[green]registered[/] {outcome['model']} version {outcome['version']} ({metrics})\n"
             f"  quality gate passed: {outcome['reason']}",
             highlight=False,
+            soft_wrap=True,
         )
     else:
         console.print(
             f"[yellow]not registered[/]: the quality gate refused the model ({metrics})\n"
             f"  reason: {outcome['reason']}",
             highlight=False,
+            soft_wrap=True,
         )
 
 

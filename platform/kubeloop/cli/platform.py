@@ -7,7 +7,7 @@ so later parts of the loop (deploy, rollout, drift) add their stage by appending
 from __future__ import annotations
 
 import importlib
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -83,7 +83,9 @@ def demo_training(settings: Settings) -> None:
     from kubeloop.registry.mlflow_registry import MlflowRegistry
 
     registry = MlflowRegistry.from_settings(settings)
-    runs = [] if registry.version_for_alias(DEMO_MODEL, "champion") else [{"estimator": "logistic"}]
+    runs: list[dict[str, Any]] = []
+    if registry.version_for_alias(DEMO_MODEL, "champion") is None:
+        runs.append({"estimator": "logistic"})
     runs.append({"estimator": "gradient_boosting", "hyperparams": {"n_estimators": 50}})
     local = runner(settings)
     for params in runs:

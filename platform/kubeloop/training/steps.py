@@ -206,8 +206,8 @@ def schema_to_json(schema: DataSchema) -> str:
 
 def schema_from_json(text: str) -> DataSchema:
     """The schema back from its JSON string."""
-    raw = json.loads(text)
-    return DataSchema(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    raw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items()}
+    return DataSchema(**raw)
 
 
 _VERSION_TAGS = (

@@ -43,7 +43,8 @@ def validate_frame(frame: Any, *, target: str, task: str = "auto", min_rows: int
     if not features:
         raise DataValidationError(f"no feature columns besides the target {target!r}")
     _check_missing(frame, target, role="target")
-    numeric, categorical = [], []
+    numeric: list[str] = []
+    categorical: list[str] = []
     for column in features:
         _check_missing(frame, column, role="feature")
         (numeric if _feature_kind(frame[column], column) == "numeric" else categorical).append(column)
