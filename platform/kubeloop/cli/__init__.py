@@ -17,7 +17,15 @@ from kubeloop.cli.output import fail
 from kubeloop.errors import KubeloopError
 
 # Modules that define `register(app)`; a module per command group.
-COMMAND_MODULES: tuple[str, ...] = ("kubeloop.cli.pipeline", "kubeloop.cli.models", "kubeloop.cli.platform", "kubeloop.cli.rollout", "kubeloop.cli.serve", "kubeloop.cli.drift", "kubeloop.cli.k8s",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "kubeloop.cli.pipeline",
+    "kubeloop.cli.models",
+    "kubeloop.cli.platform",
+    "kubeloop.cli.rollout",
+    "kubeloop.cli.serve",
+    "kubeloop.cli.drift",
+    "kubeloop.cli.k8s",
+)
 
 app = typer.Typer(
     name="kubeloop",
