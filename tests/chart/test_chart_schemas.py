@@ -15,8 +15,8 @@ from kubeloop.k8s.openapi import SchemaValidator, served_schema
 
 pytestmark = pytest.mark.k8s
 
-# Chart.yaml says kubeVersion >=1.28; 1.37 is the newest schema kubernetes-validate ships.
-KUBE_MINORS = ("1.28.0", "1.37.0")
+# Chart.yaml says kubeVersion >=1.29; 1.37 is the newest schema kubernetes-validate ships.
+KUBE_MINORS = ("1.29.0", "1.37.0")
 CUSTOM_GROUPS = ("monitoring.coreos.com", "networking.istio.io", "gateway.networking.k8s.io",
                  "serving.kserve.io", "kopf.dev", "kubeloop.io")
 

@@ -43,12 +43,14 @@ def test_drift_jobs_account_exists_where_jobs_run(rendered: Objects) -> None:
     assert all(a["automountServiceAccountToken"] is False for a in accounts)
 
 
-def test_gateway_flags_are_accepted_by_the_gateway(rendered: Objects) -> None:
+@pytest.mark.parametrize("component", ["gateway", "collector"])
+def test_flags_are_accepted_by_the_program(rendered: Objects, component: str) -> None:
     (deployment,) = [o for o in rendered["default"] if o["kind"] == "Deployment"
-                     and o["metadata"]["name"].endswith("-gateway")]
+                     and o["metadata"]["name"].endswith(f"-{component}")]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["python", "-m", "kubeloop.serving.gateway"]
-    usage = subprocess.run([sys.executable, "-m", "kubeloop.serving.gateway", "--help"], capture_output=True,
+    module = f"kubeloop.serving.{component}"
+    assert container["command"] == ["python", "-m", module]
+    usage = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
                            text=True, timeout=60, check=True).stdout
     for arg in container["args"]:
-        assert arg.split("=")[0] in usage, f"the gateway has no flag {arg}"
+        assert arg.split("=")[0] in usage, f"{module} has no flag {arg}"
