@@ -7,6 +7,7 @@ with kubernetes-validate for the oldest and newest Kubernetes minor the chart su
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 from dataclasses import replace
@@ -48,25 +49,31 @@ def deployment(*, router: str, runtime: str, shadow: bool):
     )
 
 
-def rendered_matrix():
-    for router, runtime, shadow, engine in itertools.product(ROUTERS, RUNTIMES, (True, False), DRIFT_ENGINES):
-        spec = deployment(router=router, runtime=runtime, shadow=shadow)
-        for phase in PHASES:
-            if phase == "shadow" and not shadow:
-                continue
-            routes = routes_for_phase(spec, phase, champion="3", challenger="4")
-            config = replace(ClusterConfig(), drift_engine=engine)
-            yield (
-                (router, runtime, shadow, engine, phase),
-                desired_objects(spec, routes, config=config, owner_uid="0000-1111"),
-            )
+CASES = [
+    (router, runtime, shadow, engine, phase)
+    for router, runtime, shadow, engine in itertools.product(ROUTERS, RUNTIMES, (True, False), DRIFT_ENGINES)
+    for phase in PHASES
+    if shadow or phase != "shadow"
+]
 
 
-MATRIX = list(rendered_matrix())
+@functools.cache
+def rendered(case: tuple) -> list[dict]:
+    """The objects of one case; rendered when a test runs, so collection never imports the kserve SDK."""
+    router, runtime, shadow, engine, phase = case
+    spec = deployment(router=router, runtime=runtime, shadow=shadow)
+    routes = routes_for_phase(spec, phase, champion="3", challenger="4")
+    return desired_objects(
+        spec, routes, config=replace(ClusterConfig(), drift_engine=engine), owner_uid="0000-1111"
+    )
+
+
+def all_objects() -> list[dict]:
+    return [obj for case in CASES for obj in rendered(case)]
 
 
 def test_matrix_covers_every_kind() -> None:
-    kinds = {obj["kind"] for _, objects in MATRIX for obj in objects}
+    kinds = {obj["kind"] for obj in all_objects()}
     assert kinds == {
         "InferenceService",
         "VirtualService",
@@ -75,13 +82,12 @@ def test_matrix_covers_every_kind() -> None:
         "CronJob",
         "CronWorkflow",
     }
-    assert len(MATRIX) == 3 * 3 * 2 * 2 * 5 + 3 * 3 * 2 * 1  # shadow phase only where a shadow exists
+    assert len(CASES) == 3 * 3 * 2 * 2 * 5 + 3 * 3 * 2 * 1  # shadow phase only where a shadow exists
 
 
-@pytest.mark.parametrize("case", MATRIX, ids=lambda c: "-".join(map(str, c[0])))
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c)))
 def test_custom_resources_match_upstream_crds(case, upstream_crds) -> None:
-    _, objects = case
-    for obj in objects:
+    for obj in rendered(case):
         if "." not in obj["apiVersion"].split("/")[0] or obj["apiVersion"].startswith("batch/"):
             continue
         problems = upstream_crds.problems(obj)
@@ -90,19 +96,14 @@ def test_custom_resources_match_upstream_crds(case, upstream_crds) -> None:
 
 @pytest.mark.parametrize("k8s_version", [OLDEST_K8S, NEWEST_K8S])
 def test_core_kinds_validate_on_oldest_and_newest_kubernetes(k8s_version: str) -> None:
-    distinct = {
-        json.dumps(obj, sort_keys=True)
-        for _, objects in MATRIX
-        for obj in objects
-        if obj["apiVersion"] == "batch/v1"
-    }
+    distinct = {json.dumps(obj, sort_keys=True) for obj in all_objects() if obj["apiVersion"] == "batch/v1"}
     assert len(distinct) >= 9  # one CronJob per spec variant
     for text in distinct:
         kubernetes_validate.validate(json.loads(text), k8s_version, strict=True)
 
 
 def test_upstream_validation_has_teeth(upstream_crds) -> None:
-    _, objects = next(case for case in MATRIX if case[0][0] == "gateway-api" and case[0][4] == "shadow")
+    objects = rendered(next(case for case in CASES if case[0] == "gateway-api" and case[4] == "shadow"))
     route = copy.deepcopy(next(obj for obj in objects if obj["kind"] == "HTTPRoute"))
     route["spec"]["rules"][0]["filters"][0]["requestMirror"]["percent"] = 250
     route["spec"]["rules"][0]["backendRefs"][0]["weight"] = "heavy"
