@@ -79,7 +79,7 @@ class PredictionLogger:
         while True:
             closing = self._closed.wait(self.flush_interval)
             while self._pending:
-                batch = []
+                batch: list[PredictionRecord] = []
                 while self._pending and len(batch) < self.batch_size:
                     batch.append(self._pending.popleft())
                 self._flush(batch)

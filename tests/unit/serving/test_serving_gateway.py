@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -273,3 +273,38 @@ def test_gateway_router_round_trips_routes_through_the_admin_api(harness: Harnes
     with pytest.raises(BackendUnavailable, match="unreachable"):
         GatewayRouter(admin_url=f"http://127.0.0.1:{closed_port()}", token=TOKEN,
                       resolve=resolve).get_routes("iris")
+
+
+def test_route_changes_under_load_drop_no_request(harness: Harness) -> None:
+    stubs = [harness.stub(f"v{i}", delay=0.01) for i in range(3)]
+    routes = [
+        {"model": "m", "stable": backend(stubs[0], "1")},
+        {"model": "m", "stable": backend(stubs[0], "1"), "canary": backend(stubs[1], "2"),
+         "canary_weight": 50},
+        {"model": "m", "stable": backend(stubs[2], "3"), "shadow": backend(stubs[1], "2"),
+         "shadow_percent": 100},
+    ]
+    base = f"http://127.0.0.1:{harness.port}"
+    with httpx.Client(base_url=base) as admin:
+        put_routes(admin, "iris", routes[0])
+
+        async def traffic() -> list[int]:
+            async with httpx.AsyncClient(base_url=base) as client:
+                async def one() -> int:
+                    return (await client.post("/v1/models/iris:predict", content=b"{}")).status_code
+
+                statuses: list[int] = []
+                for _ in range(15):
+                    statuses += await asyncio.gather(*(one() for _ in range(16)))
+                return statuses
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            running = pool.submit(asyncio.run, traffic())
+            changes = 0
+            while not running.done():
+                assert put_routes(admin, "iris", routes[changes % 3]).status_code == 200
+                changes += 1
+            statuses = running.result()
+    assert changes >= 3
+    assert statuses == [200] * len(statuses)
+    assert all(stub.seen for stub in stubs)
