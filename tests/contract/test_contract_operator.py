@@ -297,3 +297,19 @@ def test_kopf_handlers_are_registered_and_call_the_reconciler() -> None:
     reasons = {str(getattr(h, "reason", "")) for h in registry._changing.get_all_handlers()}
     assert {"create", "update", "delete"} <= {r.split(".")[-1].lower() for r in reasons}
     assert timer.fn(namespace="models", name="iris") == "stable" and calls == [("models", "iris")]
+
+
+def test_cluster_controller_measures_the_model_servers_not_a_gateway() -> None:
+    from kubeloop.k8s.reconcile import ClusterController
+    from kubeloop.rollout.state import initial_state
+    from kubeloop.spec import RolloutSpec
+    from kubeloop.telemetry.names import REQUESTS_TOTAL
+
+    state = initial_state(
+        deployment="iris", model="m", champion="3", challenger="4", spec=RolloutSpec(), now=0.0
+    )
+    subject = ClusterController.__new__(ClusterController)
+    subject.ports = type("P", (), {"task": None})()
+    found = subject._subject(state)
+    assert found.requests_metric == REQUESTS_TOTAL and found.retries_metric is None
+    assert (found.champion, found.challenger) == ("3", "4")

@@ -15,15 +15,11 @@ from typing import Any
 
 import kopf
 
-from kubeloop.analysis.measure import Subject
-from kubeloop.controller.loop import Controller
 from kubeloop.errors import KubeloopError
 from kubeloop.k8s.api import PLURALS, KubeApi, Ref
 from kubeloop.k8s.crd import GROUP, PLURAL, VERSION
 from kubeloop.k8s.meta import LABEL_DEPLOYMENT
-from kubeloop.k8s.reconcile import Backends, Reconciler
-from kubeloop.rollout.state import RolloutState
-from kubeloop.telemetry.names import REQUEST_DURATION, REQUESTS_TOTAL
+from kubeloop.k8s.reconcile import Backends, ClusterController, Reconciler
 
 PEERING_NAME = "kubeloop"
 TICK_SECONDS = 10.0
@@ -37,21 +33,6 @@ CLEANUP_ORDER = (
     ("argoproj.io", "v1alpha1", "CronWorkflow"),
 )
 log = logging.getLogger("kubeloop.operator")
-
-
-class ClusterController(Controller):
-    """The same controller loop; in a cluster requests are counted by the model servers, not a gateway."""
-
-    def _subject(self, state: RolloutState) -> Subject:
-        return Subject(
-            deployment=state.deployment,
-            champion=state.champion,
-            challenger=state.challenger,
-            task=self.ports.task,
-            requests_metric=REQUESTS_TOTAL,
-            duration_metric=REQUEST_DURATION,
-            retries_metric=None,
-        )
 
 
 def finalize(api: KubeApi, *, namespace: str, name: str) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from kubeloop.analysis.measure import PredictionReader
+from kubeloop.analysis.measure import PredictionReader, Subject
 from kubeloop.controller.actions import RolloutRegistry
 from kubeloop.controller.loop import Controller, Ports
 from kubeloop.errors import SpecError
@@ -30,6 +30,7 @@ from kubeloop.rollout.store import StateStore
 from kubeloop.routing.base import Routes
 from kubeloop.routing.factory import cluster_router
 from kubeloop.spec import ModelDeployment, parse_deployment
+from kubeloop.telemetry.names import REQUEST_DURATION, REQUESTS_TOTAL
 
 
 class RolloutLoop(Protocol):
@@ -40,6 +41,21 @@ class RolloutLoop(Protocol):
 
     def tick(self, deployment: str) -> RolloutState:
         """Finish pending actions, then measure and decide if an analysis is due."""
+
+
+class ClusterController(Controller):
+    """The same controller loop; in a cluster requests are counted by the model servers, not a gateway."""
+
+    def _subject(self, state: RolloutState) -> Subject:
+        return Subject(
+            deployment=state.deployment,
+            champion=state.champion,
+            challenger=state.challenger,
+            task=self.ports.task,
+            requests_metric=REQUESTS_TOTAL,
+            duration_metric=REQUEST_DURATION,
+            retries_metric=None,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +95,7 @@ class Reconciler:
         api: KubeApi,
         config: ClusterConfig,
         backends: Backends,
-        loop: Callable[[Ports], RolloutLoop] = Controller,
+        loop: Callable[[Ports], RolloutLoop] = ClusterController,
     ) -> None:
         self.api, self.config, self.backends, self.loop = api, config, backends, loop
 
