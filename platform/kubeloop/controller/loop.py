@@ -18,7 +18,14 @@ from kubeloop.controller.telemetry import RolloutMetrics
 from kubeloop.errors import KubeloopError
 from kubeloop.metricsources.base import MetricSource
 from kubeloop.registry.names import CHAMPION
-from kubeloop.rollout.engine import Decision, decide, manual_promote, manual_rollback, next_analysis_at
+from kubeloop.rollout.engine import (
+    Decision,
+    DecisionKind,
+    decide,
+    manual_promote,
+    manual_rollback,
+    next_analysis_at,
+)
 from kubeloop.rollout.plan import action_from_dict, apply, start_actions
 from kubeloop.rollout.state import Phase, RolloutState, initial_state
 from kubeloop.rollout.store import StateStore
@@ -132,9 +139,21 @@ class Controller:
         p = self.ports
         with p.store.lock(deployment):
             state = self._finish_pending(p.store.require(deployment))
-            if state.phase.terminal:
+            decision = choose(state)
+            if state.phase.terminal and not self._late_rollback_allowed(state, decision):
                 raise KubeloopError(f"the rollout of {deployment!r} already ended ({state.phase.value})")
-            return self._commit(state, choose(state), now=p.clock())
+            return self._commit(state, decision, now=p.clock())
+
+    def _late_rollback_allowed(self, state: RolloutState, decision: Decision) -> bool:
+        """After promotion, rolling back is allowed while the previous champion's server is kept warm."""
+        if state.phase is not Phase.PROMOTED or decision.kind is not DecisionKind.ROLLBACK:
+            return False
+        if state.extra.get("retired") or (state.previous_warm_until or 0) <= self.ports.clock():
+            raise KubeloopError(
+                f"version {state.challenger} was promoted and version {state.champion} is no longer "
+                f"kept warm; roll version {state.champion} out again to go back"
+            )
+        return True
 
     def _commit(self, state: RolloutState, decision: Decision, *, now: float) -> RolloutState:
         after = apply(state, decision, now=now)

@@ -130,10 +130,13 @@ def actions_for(state: RolloutState, decision: Decision) -> tuple[Action, ...]:
             TagVersion(model=model, version=state.challenger, tags=_outcome("promoted", decision.reason)),
         )
     outcome = "rolled-back" if decision.kind is DecisionKind.ROLLBACK else "aborted"
-    return (
-        SetRoutes(deployment=deployment, routes=Routes(stable=state.champion)),
-        TagVersion(model=model, version=state.challenger, tags=_outcome(outcome, decision.reason)),
-    )
+    back = SetRoutes(deployment=deployment, routes=Routes(stable=state.champion))
+    tag = TagVersion(model=model, version=state.challenger, tags=_outcome(outcome, decision.reason))
+    if state.phase is Phase.PROMOTED:
+        # A late rollback while the old champion is still warm: it gets the traffic and its alias back.
+        restore = FlipAliases(model=model, new_champion=state.champion, old_champion=state.challenger)
+        return (back, restore, tag)
+    return (back, tag)
 
 
 def apply(state: RolloutState, decision: Decision, *, now: float) -> RolloutState:

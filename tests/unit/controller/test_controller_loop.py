@@ -141,7 +141,28 @@ def test_promote_and_rollback_by_hand(given: Given) -> None:
     state = controller.promote("iris")
     assert state.phase is Phase.PROMOTED and given.registry.aliases["champion"] == "2"
     with pytest.raises(KubeloopError, match="already ended"):
+        controller.promote("iris")
+
+
+def test_a_late_rollback_while_the_old_champion_is_warm_restores_it(given: Given) -> None:
+    controller = given.controller()
+    controller.start(deployment="iris", model="iris-clf", version="2", spec=SPEC)
+    controller.promote("iris")
+    given.clock.now += SPEC.keep_previous_warm - 1
+    state = controller.rollback("iris", reason="late regression")
+    assert state.phase is Phase.ROLLED_BACK and given.router.routes["iris"] == Routes(stable="1")
+    assert given.registry.aliases == {"champion": "1", "previous": "2"}
+    assert given.registry.tags["2"][TAG_ROLLOUT_REASON] == "late regression"
+
+
+def test_no_late_rollback_once_the_old_champion_is_cold(given: Given) -> None:
+    controller = given.controller()
+    controller.start(deployment="iris", model="iris-clf", version="2", spec=SPEC)
+    controller.promote("iris")
+    given.clock.now += SPEC.keep_previous_warm + 1
+    with pytest.raises(KubeloopError, match="no longer kept warm"):
         controller.rollback("iris")
+    assert given.registry.aliases["champion"] == "2"
 
 
 class Crash(Exception):
