@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,17 @@ def render(*extra: str, release: str = "kl") -> list[dict[str, Any]]:
     """`helm template` output (CRDs and test hooks included) as a list of objects."""
     out = helm("template", release, str(CHART), "--namespace", NAMESPACE, "--include-crds", *extra).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def crds_folder(env: Mapping[str, str]) -> Path:
+    """The upstream CRDs folder named by $KUBELOOP_CRDS_DIR; raises saying how to set it."""
+    value = env.get(CRDS_ENV)
+    if not value:
+        raise LookupError(f"{CRDS_ENV} is not set: point it at the folder of upstream CRDs "
+                          f"(.ci/run exports it; e.g. export {CRDS_ENV}=../shared/crds)")
+    if not Path(value).is_dir():
+        raise LookupError(f"{CRDS_ENV}={value} is not a folder of CRD YAML files")
+    return Path(value)
 
 
 def pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:

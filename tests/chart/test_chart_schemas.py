@@ -9,7 +9,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from rendering import CHART, SCENARIOS
+from rendering import CHART, CRDS_ENV, SCENARIOS, crds_folder
 
 from kubeloop.k8s.openapi import SchemaValidator, served_schema
 
@@ -104,3 +104,10 @@ def test_a_broken_object_is_caught(crd_validators: CrdIndex) -> None:
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"},
                                       "spec": {"ports": [{"port": "http"}]}}, KUBE_MINORS[0], strict=True)
+
+
+def test_missing_crds_setting_says_how_to_set_it(tmp_path: Path) -> None:
+    with pytest.raises(LookupError, match=f"{CRDS_ENV} is not set.*export {CRDS_ENV}="):
+        crds_folder({})
+    with pytest.raises(LookupError, match="is not a folder"):
+        crds_folder({CRDS_ENV: str(tmp_path / "missing")})
