@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,18 @@ def test_without_the_crds_folder_the_schema_tests_fail_saying_how_to_fix_it(tmp_
     )
     assert result.returncode == 1, result.stdout[-2000:]
     assert "KUBELOOP_CRDS_DIR is not set" in result.stdout and "export KUBELOOP_CRDS_DIR=" in result.stdout
+
+
+@pytest.mark.e2e
+def test_the_drift_cronjob_command_runs_the_drift_check_on_its_spec(tmp_path: Path) -> None:
+    import os
+
+    (job,) = [obj for obj in render(str(EXAMPLES / "iris-kserve.yaml")) if obj["kind"] == "CronJob"]
+    container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    env = {**os.environ, **{e["name"]: e["value"] for e in container["env"]}, "KUBELOOP_HOME": str(tmp_path)}
+    env["KUBELOOP_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = subprocess.run(container["command"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout)
+    assert outcome["deployment"] == "iris" and outcome["window"] == 6 * 3600  # the example's drift window
+    assert "has no champion version" in outcome["result"]["reason"]  # an empty registry, said plainly

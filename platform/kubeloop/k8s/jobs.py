@@ -52,10 +52,15 @@ def _container(deployment: ModelDeployment, config: ClusterConfig) -> dict[str, 
     return {
         "name": "drift",
         "image": config.runtime_image,
-        "args": ["drift", "check", deployment.name],
+        # The spec travels in the environment, so the job never needs API access to its ModelDeployment.
+        "command": [
+            "sh",
+            "-c",
+            'printf "%s" "$KUBELOOP_DEPLOYMENT_MANIFEST" > /tmp/deployment.json && '
+            f"exec kubeloop drift check {deployment.name} --file /tmp/deployment.json --json",
+        ],
         "env": [
             {"name": "KUBELOOP_TRACKING_URI", "value": config.tracking_uri},
-            # The job reads the spec from here, so it never needs API access to its ModelDeployment.
             {
                 "name": "KUBELOOP_DEPLOYMENT_MANIFEST",
                 "value": json.dumps(deployment.to_manifest(), sort_keys=True),
