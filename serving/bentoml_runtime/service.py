@@ -78,6 +78,8 @@ class PredictError(bentoml.exceptions.BentoMLException):
     name="kubeloop-model",
     workers=int(os.environ.get(ENV_PREFIX + "WORKERS", "1")),
     traffic={"timeout": 30},
+    # Every request is already counted in /metrics and recorded in the prediction log.
+    logging={"access": {"enabled": False}},
 )
 @bentoml.asgi_app(protocol_app, path="/")
 class KubeloopService:

@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 
 from kubeloop.predlog import PredictionLogger, PredictionRecord
+from kubeloop.serving.core.binary import HEADER as BINARY_HEADER
+from kubeloop.serving.core.binary import parse_binary_request
 from kubeloop.serving.core.metrics import ServerMetrics
 from kubeloop.serving.core.model import LoadedModel, Prediction
 from kubeloop.serving.core.requests import RequestError, new_request_id, parse_json, parse_rows
@@ -115,7 +117,11 @@ class Engine:
             if model_name is not None and model_name != self.model.name:
                 raise RequestError(f"unknown model {model_name!r}; this server serves {self.model.name!r}",
                                    status=404)
-            payload = parse_json(body, max_bytes=self.max_bytes)
+            binary = headers.get(BINARY_HEADER)
+            if binary is None:
+                payload = parse_json(body, max_bytes=self.max_bytes)
+            else:
+                payload = parse_binary_request(body, binary, max_bytes=self.max_bytes)
             rows = parse_rows(payload, self.model.columns, max_rows=self.max_rows)
             prediction = await self.predict_batched(rows)
             status, content = 200, self._render(prediction, protocol=protocol, request_id=request_id)

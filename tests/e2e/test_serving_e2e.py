@@ -57,10 +57,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         with ThreadPoolExecutor(max_workers=3) as pool:
             futures = [
-                pool.submit(processes.start_server, settings_, deployment="iris", model=MODEL, version=v,
-                            runtime="kserve", timeout=180) for v in ("1", "2")
-            ] + [pool.submit(processes.start_server, settings_, deployment="iris-bento", model=MODEL,
-                             version="1", runtime="bentoml", timeout=180)]
+                pool.submit(
+                    processes.start_server,
+                    settings_,
+                    deployment="iris",
+                    model=MODEL,
+                    version=v,
+                    runtime="kserve",
+                    timeout=180,
+                )
+                for v in ("1", "2")
+            ] + [
+                pool.submit(
+                    processes.start_server,
+                    settings_,
+                    deployment="iris-bento",
+                    model=MODEL,
+                    version="1",
+                    runtime="bentoml",
+                    timeout=180,
+                )
+            ]
             kserve_v1, kserve_v2, bento_v1 = (f.result() for f in futures)
         started += [kserve_v1, kserve_v2, bento_v1]
         gateway = processes.start_gateway(settings_)
@@ -79,8 +96,12 @@ def rows(count: int = 30) -> list[list[float]]:
 
 
 def post(url: str, payload: Any, **kwargs: Any) -> httpx.Response:
-    return httpx.post(url, content=json.dumps(payload), headers={"content-type": "application/json",
-                                                                  **kwargs.pop("headers", {})}, timeout=30)
+    return httpx.post(
+        url,
+        content=json.dumps(payload),
+        headers={"content-type": "application/json", **kwargs.pop("headers", {})},
+        timeout=30,
+    )
 
 
 def v1(record: processes.ProcessRecord) -> str:
@@ -104,9 +125,15 @@ def test_both_runtimes_give_identical_answers_in_every_format(stack: Stack) -> N
         }
         matrix = {"name": "input-0", "shape": [len(batch), 4], "datatype": "FP64", "data": flat}
         tensor = post(v2(server), {"inputs": [matrix]}).json()
-        per_column = post(v2(server), {"inputs": [
-            {"name": c, "shape": [len(batch)], "datatype": "FP64", "data": [r[i] for r in batch]}
-            for i, c in enumerate(IRIS_COLUMNS)]}).json()
+        per_column = post(
+            v2(server),
+            {
+                "inputs": [
+                    {"name": c, "shape": [len(batch)], "datatype": "FP64", "data": [r[i] for r in batch]}
+                    for i, c in enumerate(IRIS_COLUMNS)
+                ]
+            },
+        ).json()
         assert tensor["outputs"] == per_column["outputs"]
         assert tensor["outputs"][0]["data"] == by_format["instances"]["predictions"]
         assert by_format["instances"] == by_format["records"] == by_format["instance-objects"]
@@ -131,20 +158,30 @@ def test_a_standard_open_inference_protocol_client(stack: Stack) -> None:
         tensor.set_data_from_numpy(data, binary_data=False)
         outputs = [oip.InferRequestedOutput(n, binary_data=False) for n in ("predictions", "probabilities")]
         result = client.infer(MODEL, inputs=[tensor], outputs=outputs)
+        binary = oip.InferInput("input-0", list(data.shape), "FP64")
+        binary.set_data_from_numpy(data)  # the client's default: raw tensor bytes after a JSON header
+        default = client.infer(MODEL, inputs=[binary])
     finally:
         client.close()
     expected = post(v1(stack.kserve_v1), {"instances": rows(5)}).json()
     assert result.as_numpy("predictions").astype(str).tolist() == expected["predictions"]
     assert np.allclose(result.as_numpy("probabilities"), expected["probabilities"])
+    assert default.as_numpy("predictions").astype(str).tolist() == expected["predictions"]
 
 
 BAD_REQUESTS = [
     (b"{not json", 400, "malformed JSON"),
     (json.dumps({"records": [{"sepal_length": 1.0}]}).encode(), 400, "missing columns"),
-    (json.dumps({"records": [dict(zip([*IRIS_COLUMNS, "x"], [1.0] * 5, strict=True))]}).encode(), 400,
-     "unknown columns ['x']"),
-    (json.dumps({"instances": [[1.0, "a", 1.0, 1.0]]}).encode(), 400,
-     "column 'sepal_width': expected number"),
+    (
+        json.dumps({"records": [dict(zip([*IRIS_COLUMNS, "x"], [1.0] * 5, strict=True))]}).encode(),
+        400,
+        "unknown columns ['x']",
+    ),
+    (
+        json.dumps({"instances": [[1.0, "a", 1.0, 1.0]]}).encode(),
+        400,
+        "column 'sepal_width': expected number",
+    ),
     (b'{"instances": [[NaN, 1.0, 1.0, 1.0]]}', 400, "nan is not allowed"),
     (json.dumps({"instances": []}).encode(), 400, "empty batch"),
     (json.dumps({"instances": [[1.0] * 4] * 200_000}).encode(), 413, "exceeds the limit"),
@@ -164,9 +201,18 @@ def test_bad_input_is_a_4xx_naming_the_problem(stack: Stack, runtime: str) -> No
 
 
 json_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4)
-json_body = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
-    st.sampled_from(["instances", "inputs", "records", "name", "shape", "data", *IRIS_COLUMNS]), inner,
-    max_size=4), max_leaves=25)
+json_body = st.recursive(
+    json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(
+            st.sampled_from(["instances", "inputs", "records", "name", "shape", "data", *IRIS_COLUMNS]),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=25,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -200,6 +246,7 @@ async def _send_many(url: str, count: int, *, concurrency: int) -> list[str]:
     found: list[str] = []
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
         async def worker(n: int) -> None:
             for _ in range(n):
                 answer = await client.post(url, content=body)
@@ -215,8 +262,11 @@ def test_mirrored_requests_are_logged_by_both_versions_with_one_request_id(stack
     since = time.time() - 1
     ids = [f"mirror-{i}" for i in range(40)]
     for request_id in ids:
-        answer = post(f"{stack.gateway.url}/v1/models/iris:predict", {"instances": rows(2)},
-                      headers={"x-request-id": request_id})
+        answer = post(
+            f"{stack.gateway.url}/v1/models/iris:predict",
+            {"instances": rows(2)},
+            headers={"x-request-id": request_id},
+        )
         assert answer.status_code == 200 and answer.headers["x-kubeloop-version"] == "1"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -238,14 +288,21 @@ def test_a_down_shadow_does_not_change_the_callers_status(stack: Stack) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
-    document = {"model": MODEL, "stable": {"version": "1", "url": stack.kserve_v1.url},
-                "shadow": {"version": "9", "url": f"http://127.0.0.1:{closed}"}, "shadow_percent": 100}
+    document = {
+        "model": MODEL,
+        "stable": {"version": "1", "url": stack.kserve_v1.url},
+        "shadow": {"version": "9", "url": f"http://127.0.0.1:{closed}"},
+        "shadow_percent": 100,
+    }
     token = processes.gateway_token(stack.settings)
-    admin = httpx.put(f"{stack.gateway.url}/admin/routes/iris", json=document,
-                      headers={"authorization": f"Bearer {token}"})
+    admin = httpx.put(
+        f"{stack.gateway.url}/admin/routes/iris", json=document, headers={"authorization": f"Bearer {token}"}
+    )
     assert admin.status_code == 200
-    statuses = {post(f"{stack.gateway.url}/v1/models/iris:predict", {"instances": rows(1)}).status_code
-                for _ in range(30)}
+    statuses = {
+        post(f"{stack.gateway.url}/v1/models/iris:predict", {"instances": rows(1)}).status_code
+        for _ in range(30)
+    }
     bad = httpx.post(f"{stack.gateway.url}/v1/models/iris:predict", content=b"{x")
     assert statuses == {200}
     assert bad.status_code == 400 and "malformed JSON" in bad.json()["error"]

@@ -127,3 +127,21 @@ def test_fuzzed_payloads_either_parse_or_raise_request_error(payload: dict[str, 
         assert str(error)
     else:
         assert rows and all(len(row) == len(COLUMNS) for row in rows)
+
+
+def test_binary_tensor_extension_is_decoded() -> None:
+    import numpy as np
+
+    from kubeloop.serving.core.binary import parse_binary_request
+
+    data = np.array([[1.5, 2.0], [3.0, 4.0]])
+    header = json.dumps({"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64",
+                                     "parameters": {"binary_data_size": data.nbytes}}]}).encode()
+    payload = parse_binary_request(header + data.tobytes(), str(len(header)), max_bytes=1 << 20)
+    assert payload["inputs"][0]["data"] == [1.5, 2.0, 3.0, 4.0]
+    with pytest.raises(RequestError, match="does not match the body"):
+        parse_binary_request(header + data.tobytes()[:-3], str(len(header)), max_bytes=1 << 20)
+    with pytest.raises(RequestError, match="must be an integer"):
+        parse_binary_request(header, "x", max_bytes=1 << 20)
+    with pytest.raises(RequestError, match="does not fit"):
+        parse_binary_request(header, "99999", max_bytes=1 << 20)
