@@ -313,3 +313,15 @@ def test_cluster_controller_measures_the_model_servers_not_a_gateway() -> None:
     found = subject._subject(state)
     assert found.requests_metric == REQUESTS_TOTAL and found.retries_metric is None
     assert (found.champion, found.challenger) == ("3", "4")
+
+
+def test_a_restarted_operator_resumes_from_the_status(
+    apiserver: FakeApiServer, kube: KubeApi, clock: Clock
+) -> None:
+    apiserver.put_object(MD, manifest())
+    registry = Registry()
+    assert run(apiserver, reconciler(kube, registry, clock), clock, 2) == ["canary", "canary"]
+    assert apiserver.objects[MD]["status"]["canaryWeight"] == 25
+    fresh = reconciler(kube, registry, clock)  # a new process: nothing in memory, only the status
+    assert run(apiserver, fresh, clock, 2) == ["canary", "promoted"]
+    assert [p[0] for p in isvc_patches(apiserver)] == [10, 25, 50, 100, None]
