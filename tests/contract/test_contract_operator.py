@@ -289,14 +289,18 @@ def test_kopf_handlers_are_registered_and_call_the_reconciler() -> None:
             calls.append((namespace, name))
             return "stable"
 
-    registry = kopf.OperatorRegistry()
-    register(registry, reconciler=Recorder)
+    from kubeloop.k8s.operator import OperatorMetrics
+
+    registry, metrics = kopf.OperatorRegistry(), OperatorMetrics()
+    register(registry, reconciler=Recorder, metrics=metrics)
     handlers = registry._spawning.get_all_handlers() + registry._changing.get_all_handlers()
     timer = next(h for h in handlers if type(h).__name__ == "TimerHandler")
     assert timer.interval == 10.0 and timer.requires_finalizer
     reasons = {str(getattr(h, "reason", "")) for h in registry._changing.get_all_handlers()}
     assert {"create", "update", "delete"} <= {r.split(".")[-1].lower() for r in reasons}
     assert timer.fn(namespace="models", name="iris") == "stable" and calls == [("models", "iris")]
+    assert metrics.registry.get_sample_value("kubeloop_operator_reconcile_total", {"result": "stable"}) == 1.0
+    assert metrics.registry.get_sample_value("kubeloop_operator_last_reconcile_timestamp_seconds") > 0
 
 
 def test_cluster_controller_measures_the_model_servers_not_a_gateway() -> None:

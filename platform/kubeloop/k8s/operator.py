@@ -14,14 +14,17 @@ from collections.abc import Callable
 from typing import Any
 
 import kopf
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from kubeloop.errors import KubeloopError
 from kubeloop.k8s.api import PLURALS, KubeApi, Ref
 from kubeloop.k8s.crd import GROUP, PLURAL, VERSION
 from kubeloop.k8s.meta import LABEL_DEPLOYMENT
 from kubeloop.k8s.reconcile import Backends, ClusterController, Reconciler
+from kubeloop.telemetry.names import RECONCILE_LAST, RECONCILE_TOTAL
 
 PEERING_NAME = "kubeloop"
+METRICS_PORT_ENV = "KUBELOOP_OPERATOR_METRICS_PORT"  # /metrics of the operator, 8081 unless set
 TICK_SECONDS = 10.0
 # Routes go first so no request reaches a server being deleted; the drift job last.
 CLEANUP_ORDER = (
@@ -45,8 +48,33 @@ def finalize(api: KubeApi, *, namespace: str, name: str) -> int:
     return deleted
 
 
-def register(registry: kopf.OperatorRegistry, *, reconciler: Callable[[], Reconciler]) -> None:
+class OperatorMetrics:
+    """Reconciles by outcome and when the last one ran, in the registry the rollout metrics share."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.reconciles = Counter(
+            RECONCILE_TOTAL.removesuffix("_total"),
+            "Reconciles by outcome",
+            ["result"],
+            registry=self.registry,
+        )
+        self.last = Gauge(RECONCILE_LAST, "When the last reconcile finished", registry=self.registry)
+
+    def record(self, outcome: str) -> None:
+        """Count one reconcile."""
+        self.reconciles.labels(outcome).inc()
+        self.last.set_to_current_time()
+
+
+def register(
+    registry: kopf.OperatorRegistry,
+    *,
+    reconciler: Callable[[], Reconciler],
+    metrics: OperatorMetrics | None = None,
+) -> None:
     """Attach the handlers to a kopf registry; `reconciler` builds the (shared) reconciler lazily."""
+    counted = metrics or OperatorMetrics()
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -64,7 +92,12 @@ def register(registry: kopf.OperatorRegistry, *, reconciler: Callable[[], Reconc
     @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
     @kopf.timer(GROUP, VERSION, PLURAL, interval=TICK_SECONDS, initial_delay=TICK_SECONDS, registry=registry)
     def reconcile(*, namespace: str | None, name: str, **_: Any) -> str:
-        outcome = reconciler().reconcile(namespace=namespace or "default", name=name)
+        try:
+            outcome = reconciler().reconcile(namespace=namespace or "default", name=name)
+        except Exception:
+            counted.record("error")
+            raise
+        counted.record(outcome)
         log.info("reconciled %s/%s: %s", namespace, name, outcome)
         return outcome
 
@@ -74,7 +107,7 @@ def register(registry: kopf.OperatorRegistry, *, reconciler: Callable[[], Reconc
         log.info("deleted %d objects of %s/%s", deleted, namespace, name)
 
 
-def cluster_reconciler() -> Reconciler:
+def cluster_reconciler(metrics: OperatorMetrics) -> Reconciler:
     """The reconciler of a running operator, from the in-cluster (or kubeconfig) credentials and env."""
     from kubernetes import config as kube_config
 
@@ -97,7 +130,10 @@ def cluster_reconciler() -> Reconciler:
             settings, deployment, version=version, since=since, until=until
         )
 
+    from kubeloop.controller.telemetry import RolloutMetrics
+
     backends = Backends(
+        telemetry=RolloutMetrics(metrics.registry),
         registry=MlflowRegistry(tracking_uri=config.tracking_uri),
         metrics=PrometheusSource(settings.prometheus_url),
         predictions=predictions,
@@ -108,14 +144,16 @@ def cluster_reconciler() -> Reconciler:
 def run(*, namespace: str | None = None, priority: int | None = None) -> None:
     """Run the operator until interrupted (the container's command: `kubeloop operator run`)."""
     registry = kopf.OperatorRegistry()
+    metrics = OperatorMetrics()
     shared: list[Reconciler] = []
 
     def reconciler() -> Reconciler:
         if not shared:
-            shared.append(cluster_reconciler())
+            shared.append(cluster_reconciler(metrics))
         return shared[0]
 
-    register(registry, reconciler=reconciler)
+    register(registry, reconciler=reconciler, metrics=metrics)
+    start_http_server(int(os.environ.get(METRICS_PORT_ENV, "8081")), registry=metrics.registry)
     # Distinct priorities let peering pick one active replica; equal ones would make both pause.
     chosen = (
         priority

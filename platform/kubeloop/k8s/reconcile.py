@@ -16,6 +16,7 @@ from typing import Any, Protocol, cast
 from kubeloop.analysis.measure import PredictionReader, Subject
 from kubeloop.controller.actions import RolloutRegistry
 from kubeloop.controller.loop import Controller, Ports
+from kubeloop.controller.telemetry import RolloutMetrics
 from kubeloop.errors import SpecError
 from kubeloop.k8s.api import Gone, KubeApi, MissingCrd, Ref
 from kubeloop.k8s.config import ClusterConfig
@@ -67,6 +68,7 @@ class Backends:
     # deployment name -> its prediction-log reader (for the disagreement and prediction-shift checks)
     predictions: Callable[[str], PredictionReader] | None = None
     clock: Callable[[], float] = time.time
+    telemetry: RolloutMetrics | None = None
 
 
 def deployment_from_object(obj: dict[str, Any]) -> ModelDeployment:
@@ -165,6 +167,7 @@ class Reconciler:
                 store=cast(StateStore, store),  # the same operations as the state file, kept in the status
                 predictions=b.predictions(deployment.name) if b.predictions else None,
                 clock=b.clock,
+                telemetry=b.telemetry,
             )
         )
         if active:
