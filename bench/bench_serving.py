@@ -195,6 +195,7 @@ def main() -> None:
         "peer: plain bentoml": (plain_bentoml, "/readyz", "/predict", BENTO_BODY, False),
     }
     results: list[Result] = []
+    failed: list[str] = []
     gateway_env = {**env, "KUBELOOP_GATEWAY_TOKEN": token}
     with server([python, "-m", "kubeloop.serving.gateway", "--port", str(gateway_port)],
                 ready_url=f"{gateway}/healthz", env=gateway_env, log=logs / "gateway.log"):
@@ -205,19 +206,24 @@ def main() -> None:
             command, target_env, cwd = factory(port)
             base = f"http://127.0.0.1:{port}"
             print(f"{name}: starting ...", flush=True)
-            with server(command, ready_url=base + ready_path, env=target_env, cwd=cwd,
-                        log=logs / f"{name.replace(' ', '_').replace(':', '')}.log"):
-                results += measure(name, base + path, body, duration=args.duration, scripts=work)
-                if via_gateway:
-                    set_route(gateway, token, base)
-                    gateway_path = "/v1/models/iris:predict"
-                    if path == "/invocations":
-                        # mlflow's scoring route is not a model-server route; the gateway speaks V1/V2 only.
-                        continue
-                    results += measure(f"{name} via gateway", gateway + gateway_path, body,
-                                       duration=args.duration, scripts=work)
+            log = logs / f"{name.replace(' ', '_').replace(':', '')}.log"
+            try:
+                with server(command, ready_url=base + ready_path, env=target_env, cwd=cwd, log=log):
+                    results += measure(name, base + path, body, duration=args.duration, scripts=work)
+                    # mlflow's /invocations is not a model-server route: the gateway speaks V1/V2 only.
+                    if via_gateway and path != "/invocations":
+                        set_route(gateway, token, base)
+                        results += measure(f"{name} via gateway", gateway + "/v1/models/iris:predict", body,
+                                           duration=args.duration, scripts=work)
+            except RuntimeError as error:
+                failed.append(name)
+                tail = log.read_text(errors="replace").strip().splitlines()[-2:]
+                print(f"  {name} FAILED: {error}: {' | '.join(tail)}", flush=True)
     report(results, workers=args.workers)
-    shutil.rmtree(work, ignore_errors=True)
+    if failed:
+        print(f"\nfailed to start (not measured): {', '.join(failed)}; logs in {logs}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def report(results: list[Result], *, workers: int) -> None:
@@ -234,8 +240,8 @@ def report(results: list[Result], *, workers: int) -> None:
             r = by.get((target, c))
             cells.append(f"{r.rps:8.0f} | {r.p50_ms:6.2f} | {r.p99_ms:7.2f} | {r.errors:<3}" if r else "-")
         print(f"{target:<34}" + "".join(f"{cell:>30}" for cell in cells))
-    ours = [t for t in targets if t.startswith("kubeloop") and "gateway" not in t]
-    peers = [t for t in targets if t.startswith("peer")]
+    ours = [t for t in targets if t.startswith("kubeloop") and "gateway" not in t and (t, 64) in by]
+    peers = [t for t in targets if t.startswith("peer") and (t, 64) in by]
     if ours and peers:
         best = max(ours, key=lambda t: by[(t, 64)].rps)
         peer = max(peers, key=lambda t: by[(t, 64)].rps)

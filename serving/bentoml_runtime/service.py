@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from kubeloop.serving.core.asgi import Receive, Scope, Send, metadata, send_json, serve_predict
+from kubeloop.serving.core.asgi import Receive, Scope, Send, metadata, serve_predict
 from kubeloop.serving.core.engine import Engine
 from kubeloop.serving.core.runtime import ENV_PREFIX, RuntimeConfig, build_engine, load_model
 
@@ -111,5 +111,3 @@ class KubeloopService:
         if self.engine.logger is not None:
             self.engine.logger.close()
 
-
-__all__ = ["KubeloopService", "protocol_app", "send_json"]

@@ -2,8 +2,8 @@
 
 The KServe runtime puts `PredictMiddleware` in front of KServe's FastAPI app, so predict requests
 skip FastAPI's routing and pydantic models (most of a request's cost there) while KServe keeps
-serving health, metadata and the model repository. The BentoML runtime mounts `v2_app` for the
-same routes.
+serving health, metadata and the model repository. The BentoML runtime mounts the same handlers
+as Starlette routes (`protocol_app`).
 """
 
 from __future__ import annotations

@@ -87,10 +87,10 @@ class Engine:
             merged = self.model.predict([row for rows, _ in chunk for row in rows])
         except Exception:  # noqa: BLE001 - isolate the failing request: answer each one on its own
             if len(chunk) == 1:
-                raise_into(chunk[0][1], self.model, chunk[0][0])
+                answer_alone(chunk[0][1], self.model, chunk[0][0])
                 return
             for rows, future in chunk:
-                raise_into(future, self.model, rows)
+                answer_alone(future, self.model, rows)
             return
         start = 0
         for rows, future in chunk:
@@ -175,7 +175,7 @@ class Engine:
         ))
 
 
-def raise_into(future: asyncio.Future[Prediction], model: LoadedModel, rows: list[list[Any]]) -> None:
+def answer_alone(future: asyncio.Future[Prediction], model: LoadedModel, rows: list[list[Any]]) -> None:
     """Answer one parked request alone, passing its own failure (if any) to its caller."""
     if future.done():
         return

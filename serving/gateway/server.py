@@ -47,7 +47,10 @@ async def serve(*, host: str, port: int, token: str, routes_file: Path | None, g
         await stop.wait()
     finally:
         server.close()
-        await asyncio.wait_for(_drain(server), timeout=grace) if grace else None
+        try:
+            await asyncio.wait_for(_drain(server), timeout=grace)
+        except TimeoutError:
+            pass  # in-flight requests past the grace period are cut
         await gateway.close()
 
 
