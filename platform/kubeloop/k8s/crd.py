@@ -44,11 +44,11 @@ def _is_duration(field: Any) -> bool:
 
 
 def _wire(value: Any) -> Any:
-    """Integral floats as ints, so defaults also fit int-or-string durations."""
+    """Integral floats as ints (defaults must fit int-or-string durations), null fields left out."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {k: _wire(v) for k, v in value.items()}
+        return {k: _wire(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [_wire(v) for v in value]
     return value

@@ -93,3 +93,21 @@ def test_status_conditions_are_a_map_list(schema: dict) -> None:
     }
     problems = openapi.validate({"spec": {"model": {"name": "m"}}, "status": status}, schema)
     assert problems == ["status.conditions.0.status: 'Maybe' is not one of ['True', 'False', 'Unknown']"]
+
+
+def _defaults(node: dict, path: str = "") -> list[tuple[str, dict, object]]:
+    found = [(path, node, node["default"])] if "default" in node else []
+    for name, child in node.get("properties", {}).items():
+        found += _defaults(child, f"{path}.{name}")
+    if isinstance(node.get("items"), dict):
+        found += _defaults(node["items"], f"{path}[]")
+    return found
+
+
+def test_every_default_validates_against_its_own_schema_and_holds_no_null(schema: dict) -> None:
+    defaults = _defaults(schema)
+    assert len(defaults) > 20
+    for path, node, default in defaults:
+        wrapper = {"type": "object", "properties": {"value": node}}
+        assert openapi.validate({"value": default}, wrapper) == [], path
+        assert "None" not in repr(default), path
