@@ -126,7 +126,7 @@ def test_the_run_logged_params_metrics_and_the_reference_sample(trained: Trained
     assert {"accuracy", "f1", "roc_auc", "champion_f1"} <= set(run.data.metrics)
     assert run.info.status == "FINISHED"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "reference")}
-    assert artifacts == {REFERENCE_SAMPLE_PATH}
+    assert REFERENCE_SAMPLE_PATH in artifacts  # the drift module adds its reference profile beside it
     assert run.info.artifact_uri.startswith(trained.settings.artifacts_dir.as_uri())
 
 
