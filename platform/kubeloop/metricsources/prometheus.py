@@ -47,9 +47,11 @@ def _json(response: httpx.Response) -> dict:
 
 def _first_value(data: dict) -> float | None:
     kind, result = data.get("resultType"), data.get("result")
+    if not result:
+        return None
     if kind == "scalar":
         value = float(result[1])
-    elif kind == "vector" and result:
+    elif kind == "vector":
         value = float(result[0]["value"][1])
     else:
         return None
