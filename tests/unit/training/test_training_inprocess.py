@@ -90,3 +90,40 @@ def test_a_refused_run_is_recorded_with_its_reason(home: Settings, outcomes: lis
     assert found is not None and not found.passed and found.version is None
     assert found.reason == outcomes[2].reason
     assert set(found.metrics) == {"accuracy", "f1", "roc_auc"}
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "params"),
+    [
+        ("binary-model", "binary", {"estimator": "logistic"}),
+        (
+            "regression-model",
+            "regression",
+            {"estimator": "gradient_boosting", "gate_metric": "rmse", "gate_threshold": 50.0},
+        ),
+    ],
+)
+def test_binary_with_a_category_and_regression_register_and_predict(
+    home: Settings, tmp_path: Path, name: str, task: str, params: dict[str, object]
+) -> None:
+    import mlflow.pyfunc
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {"size": rng.normal(10, 3, 120), "shop": rng.choice(["north", "south", "east"], 120)}
+    )
+    signal = frame["size"] + frame["shop"].map({"north": 4.0, "south": 0.0, "east": -4.0})
+    frame["target"] = (signal > 10).astype(int) if task == "binary" else signal * 10
+    frame.to_csv(tmp_path / "table.csv", index=False)
+    config = TrainingConfig.from_params({"data": str(tmp_path / "table.csv"), "model_name": name, **params})
+    outcome = run_in_process(config, settings=home)
+    assert outcome.passed and outcome.version == "1", outcome.reason
+    registry = MlflowRegistry.from_settings(home)
+    assert registry.get_version(name, "1").tags["kubeloop.task"] == task
+    model = mlflow.pyfunc.load_model(
+        str(registry.download_verified(name=name, version="1", dst=tmp_path / "m"))
+    )
+    predicted = model.predict(frame.drop(columns="target").head(4))
+    assert len(predicted) == 4
