@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 _GLOB_CHARS = ("*", "?", "[")
 # Keys under which a training run reports the model version it registered.
 VERSION_OUTPUTS = ("model_version", "version", "registered_version")
+TRAINING_PIPELINE = "training"
 
 
 class TrainingDataMissing(ValueError):
@@ -66,7 +67,6 @@ def _follow(job: DriftJob, deployment: ModelDeployment, trail: TrailEntry, messa
         messages.append(f"training run {trail.run_id} failed: {status.message}")
     if trail.model_version is None:
         return trail
-    _tag(job, deployment.spec.model.name, trail.model_version, trail, messages)
     if deployment.spec.drift.auto_rollout and job.start_rollout is not None:
         try:
             trail = replace(trail, rollout=job.start_rollout(trail.model_version))
@@ -87,11 +87,14 @@ def start_retrain(
     now: float,
 ) -> tuple[DriftState, TrailEntry | None, list[str]]:
     """Submit the training pipeline; returns the new state, the trail (None if nothing started), messages."""
-    spec, messages = deployment.spec.drift, []
+    spec = deployment.spec.drift
+    messages: list[str] = []
     if job.runner is None:
         return state, None, ["retrain due but no pipeline runner is configured"]
     try:
         params = resolve_params(spec.params)
+        if spec.pipeline == TRAINING_PIPELINE:  # a retrain must register under the deployment's model
+            params.setdefault("model_name", deployment.spec.model.name)
         run = job.runner.submit(spec.pipeline, params)
     except Exception as error:  # noqa: BLE001 - not submitted: no cooldown starts, the next check retries
         return state, None, [f"retrain due but the pipeline was not submitted: {error}"]
@@ -110,4 +113,6 @@ def start_retrain(
             trail = _follow(job, deployment, trail, messages)
         except Exception as error:  # noqa: BLE001
             messages.append(f"lost track of training run {run.run_id}: {type(error).__name__}: {error}")
+        for tagged in {version, trail.model_version} - {None}:  # both ends see the whole trail
+            _tag(job, deployment.spec.model.name, str(tagged), trail, messages)
     return state.with_trail(trail, retrain=True), trail, messages

@@ -183,7 +183,8 @@ def _log_and_register(
     fitted = joblib.load(model)
     features = pd.read_parquet(train)[list(schema.features)]
     tracking.log_reference_artifacts(
-        tracking_uri=tracking_uri, run_id=run_id, train_features=features, seed=config.seed
+        tracking_uri=tracking_uri, run_id=run_id, train_features=features, seed=config.seed,
+        predictions=fitted.predict(features),
     )
     model_uri = tracking.log_model(tracking_uri=tracking_uri, run_id=run_id, model=fitted, features=features)
     run_tags = tracking.tracking_client(tracking_uri).get_run(run_id).data.tags

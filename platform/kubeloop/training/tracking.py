@@ -62,12 +62,16 @@ def log_model(*, tracking_uri: str, run_id: str, model: Any, features: Any) -> s
     return str(info.model_uri)
 
 
-def log_reference_artifacts(*, tracking_uri: str, run_id: str, train_features: Any, seed: int) -> None:
+def log_reference_artifacts(
+    *, tracking_uri: str, run_id: str, train_features: Any, seed: int, predictions: Any = None
+) -> None:
     """Log what drift detection compares live traffic with; the one hook for more reference artefacts.
 
-    Today: a sample of the training inputs at REFERENCE_SAMPLE_PATH (Parquet). The drift module
-    adds its reference profile (REFERENCE_PROFILE_PATH) here, computed from the same sample.
+    A sample of the training inputs at REFERENCE_SAMPLE_PATH (Parquet), and the drift module's
+    reference profile (REFERENCE_PROFILE_PATH) of all training inputs and the model's predictions.
     """
+    from kubeloop.drift.store import log_reference_profile
+
     sample = train_features.sample(n=min(REFERENCE_ROWS, len(train_features)), random_state=seed)
     client = tracking_client(tracking_uri)
     folder, _, filename = REFERENCE_SAMPLE_PATH.rpartition("/")
@@ -75,6 +79,9 @@ def log_reference_artifacts(*, tracking_uri: str, run_id: str, train_features: A
         path = Path(scratch) / filename
         sample.reset_index(drop=True).to_parquet(path, index=False)
         client.log_artifact(run_id, str(path), artifact_path=folder or None)
+    log_reference_profile(
+        tracking_uri=tracking_uri, run_id=run_id, features=train_features, predictions=predictions
+    )
 
 
 def record_run(

@@ -85,7 +85,7 @@ def test_drift_streak_retrains_once_records_the_trail_and_cooldown_holds(
     assert [o.result.status for o in outcomes] == ["drift"] * 5
     assert [o.decision.fire for o in outcomes] == [False, True, False, False, False]
     assert "cooldown" in outcomes[2].decision.reason
-    assert runner.submitted == [("training", {"data": "s3://bucket/new.csv"})]
+    assert runner.submitted == [("training", {"data": "s3://bucket/new.csv", "model_name": "iris"})]
     assert rollouts == ["2"]
     trail = outcomes[1].trail
     assert trail is not None
@@ -189,7 +189,7 @@ def test_glob_params_resolve_to_the_newest_file(tmp_path: Path, store: FakeStore
     for t in (HOUR, 2 * HOUR):
         run_drift_job(job, deployment=deployment(params={"data": str(tmp_path / "*.csv")}), now=t)
 
-    assert runner.submitted == [("training", {"data": str(tmp_path / "new.csv")})]
+    assert runner.submitted == [("training", {"data": str(tmp_path / "new.csv"), "model_name": "iris"})]
 
 
 def test_decided_check_stores_the_evidently_report(tmp_path: Path, store: FakeStore) -> None:
@@ -201,3 +201,30 @@ def test_decided_check_stores_the_evidently_report(tmp_path: Path, store: FakeSt
     assert outcome.result.status == "drift"
     assert 'id="kubeloop-banner"' in html and "iris: iris v1" in html
     assert store.reports[0]["summary"]["drifted_features"] == ["a", "b"]
+
+
+def test_run_when_due_follows_the_schedule(tmp_path: Path, store: FakeStore) -> None:
+    from kubeloop.drift.loop import run_when_due
+
+    job = make_job(tmp_path, store, {HOUR: logs(400), HOUR + 600: logs(400), HOUR + 900: logs(400)})
+    spec = deployment(schedule="15m")
+
+    first = run_when_due(job, deployment=spec, now=HOUR)
+    early = run_when_due(job, deployment=spec, now=HOUR + 600)
+    later = run_when_due(job, deployment=spec, now=HOUR + 900)
+
+    assert first is not None and first.result.status == "no_drift"
+    assert early is None
+    assert later is not None
+    assert run_when_due(job, deployment=deployment(enabled=False), now=10 * HOUR) is None
+
+
+def test_rollout_via_cli_reports_a_refusal(tmp_path: Path) -> None:
+    from kubeloop.drift.loop import rollout_via_cli
+    from kubeloop.errors import KubeloopError
+    from kubeloop.settings import load_settings
+
+    settings = load_settings({"KUBELOOP_HOME": str(tmp_path)}).ensure_dirs()
+
+    with pytest.raises(KubeloopError, match="no deployment 'ghost'"):
+        rollout_via_cli(settings, "ghost")("2")
