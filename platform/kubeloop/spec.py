@@ -196,6 +196,9 @@ class DriftSpec(Frozen):
     consecutive_windows: int = Field(default=2, ge=1)
     cooldown: Duration = 3600.0
     feature_methods: dict[str, str] = Field(default_factory=dict)
+    # How features without a featureMethods entry are tested: KS / two-sample chi-square, or the method
+    # Evidently would pick (its goodness-of-fit chi-square replaced by the two-sample one).
+    default_methods: Literal["two-sample", "evidently"] = "two-sample"
     # Multiple-testing correction across features: Benjamini-Hochberg, Holm, or none.
     correction: Literal["bh", "holm", "none"] = "bh"
     # The Evidently HTML report runs on a random sample of at most this many rows per side.

@@ -49,6 +49,29 @@ def default_method(kind: str) -> str:
     return stattests.KS if kind == "numeric" else stattests.CHI2_2SAMP
 
 
+def evidently_method(kind: str, *, reference_rows: int, distinct: int) -> str:
+    """The method Evidently's DataDriftPreset picks for a column, with a two-sample chi-square for its
+    goodness-of-fit one: KS or chi-square/z for references up to 1000 rows, distances above."""
+    if reference_rows <= 1000:
+        if kind == "numeric" and distinct > 5:
+            return stattests.KS
+        return stattests.CHI2_2SAMP if distinct > 2 else "z"
+    return "wasserstein" if kind == "numeric" and distinct > 5 else "jensenshannon"
+
+
+def choose_method(
+    name: str, entry: Mapping[str, Any], *, spec: DriftSpec, reference: Reference, current: pd.Series
+) -> str:
+    """The per-feature override, else the spec's default family of methods."""
+    if name in spec.feature_methods:
+        return spec.feature_methods[name]
+    sample = reference.sample_column(name)
+    if spec.default_methods == "two-sample" or sample is None:
+        return default_method(entry["kind"])
+    distinct = int(pd.concat([sample, current], ignore_index=True).nunique(dropna=True))
+    return evidently_method(entry["kind"], reference_rows=int(sample.notna().sum()), distinct=distinct)
+
+
 def _numbers(values: pd.Series) -> np.ndarray:
     if values.dtype.kind in "fiu":
         array = values.to_numpy(dtype=float)
@@ -197,7 +220,7 @@ def _decide(
     features, extra_notes = [], list(notes)
     for name in present:
         entry = profile["features"][name]
-        method = spec.feature_methods.get(name) or default_method(entry["kind"])
+        method = choose_method(name, entry, spec=spec, reference=reference, current=current[name])
         result, note = compare_column(
             name=name, entry=entry, method=method, reference=reference, current=current[name], alpha=alpha
         )
@@ -236,7 +259,7 @@ def _prediction_drift(
     if not entry:
         notes.append("the reference has no prediction profile: prediction drift not checked")
         return None
-    method = spec.feature_methods.get(PREDICTION) or default_method(entry["kind"])
+    method = choose_method(PREDICTION, entry, spec=spec, reference=reference, current=current[PREDICTION])
     result, note = compare_column(
         name=PREDICTION,
         entry=entry,

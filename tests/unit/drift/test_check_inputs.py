@@ -138,3 +138,20 @@ def test_summary_is_json_ready(reference: Reference) -> None:
     data = json.loads(json.dumps(result.to_dict()))
     assert data["status"] == "no_drift" and data["rows"] == 800
     assert len(data["features"]) == 3
+
+
+def test_evidently_methods_are_chosen_as_evidently_does_but_two_sample(reference: Reference) -> None:
+    spec = DriftSpec(default_methods="evidently")
+
+    small = check_drift(reference=reference, current=window(800), spec=spec)
+    large_sample = pd.concat([reference.sample] * 2, ignore_index=True)  # 2000 rows: Evidently uses distances
+    large = check_drift(reference=Reference.from_sample(large_sample), current=window(800), spec=spec)
+
+    assert {f.feature: f.method for f in small.features} == {"a": "ks", "b": "ks", "kind": "z"}
+    assert small.prediction is not None and small.prediction.method == "chisquare_2samp"
+    assert {f.feature: f.method for f in large.features} == {
+        "a": "wasserstein",
+        "b": "wasserstein",
+        "kind": "jensenshannon",
+    }
+    assert large.status == "no_drift"
