@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -116,6 +117,8 @@ def check(
 
     seconds = _window(window)
     spec = _deployment(deployment, file)
+    # MLflow draws a progress bar per downloaded artifact, which would bury the one-screen summary.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     settings = load_settings()
     with console.status("checking drift..."):
         job = local_job(settings, retrain=retrain, wait_timeout=wait, html_reports=html)
@@ -158,6 +161,9 @@ def history(
         ]
         for t in state.trail
     ]
+    if not trail:
+        stdout.print("no retrains yet")
+        return
     print_table(
         "retrain trail", ["time (UTC)", "from", "pipeline run", "state", "new version", "rollout"], trail
     )

@@ -1,0 +1,51 @@
+"""`kubeloop drift history`: recent checks and the retrain trail from the state file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kubeloop.cli import main
+from kubeloop.drift.policy import WindowOutcome
+from kubeloop.drift.state import DriftState, TrailEntry, save_state, state_path
+from kubeloop.settings import Settings
+
+
+def test_history_shows_checks_and_the_trail(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    state = DriftState().with_outcome(WindowOutcome(at=0.0, version="1", status="drift", drift_share=0.5))
+    trail = TrailEntry(
+        at=0.0,
+        source_version="1",
+        report="runs:/r/drift/x",
+        reason="2 drifted",
+        pipeline="training",
+        run_id="training-123",
+        run_state="succeeded",
+        model_version="2",
+    )
+    save_state(state_path(settings.state_dir, "iris"), state.with_trail(trail, retrain=True))
+
+    main(["drift", "history", "iris"])
+    shown = capsys.readouterr().out
+    main(["drift", "history", "iris", "--json"])
+    data = json.loads(capsys.readouterr().out)
+
+    assert "training-123" in shown and "succeeded" in shown
+    assert data["trail"][0]["model_version"] == "2" and data["history"][0]["status"] == "drift"
+
+
+def test_history_without_retrains_says_so(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["drift", "history", "iris"])
+
+    assert "no retrains yet" in capsys.readouterr().out
+
+
+def test_check_of_an_undeployed_deployment_fails_with_one_line(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["drift", "check", "ghost"])
+
+    assert exit_info.value.code == 1
+    assert "no deployment 'ghost'" in capsys.readouterr().err
