@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,12 +25,12 @@ class Backend:
 
     version: str
     url: str
+    # (host, port) to connect to, parsed once rather than on every request.
+    address: tuple[str, int] = field(init=False, repr=False, compare=False)
 
-    @property
-    def address(self) -> tuple[str, int]:
-        """(host, port) to connect to."""
+    def __post_init__(self) -> None:
         parts = urlsplit(self.url)
-        return parts.hostname or "127.0.0.1", parts.port or 80
+        object.__setattr__(self, "address", (parts.hostname or "127.0.0.1", parts.port or 80))
 
     @classmethod
     def parse(cls, data: Any, where: str) -> Backend:

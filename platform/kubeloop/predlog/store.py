@@ -7,15 +7,14 @@ skip a torn last line left by a crash.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+
+import orjson
 
 from kubeloop.predlog.schema import PredictionRecord
 
@@ -24,34 +23,28 @@ DEFAULT_MAX_BYTES = 64 << 20
 DEFAULT_MAX_AGE = 3600.0
 
 
-def _jsonable(value: Any) -> Any:
-    """NaN and infinities are not JSON: store them as null rather than writing an unreadable line."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
-    return value
+_ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 def encode_record(record: PredictionRecord) -> str:
-    """One record as one JSON line (without the newline)."""
-    data = asdict(record)
-    data["inputs"] = [dict(row) for row in record.inputs]
-    data["outputs"] = list(record.outputs)
-    data["extra"] = dict(record.extra)
-    try:
-        return json.dumps(data, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError):
-        return json.dumps(_jsonable(data), separators=(",", ":"), default=str)
+    """One record as one JSON line (without the newline); NaN and infinities are stored as null.
+
+    orjson, not json: the flusher thread holds the GIL while it encodes, and every microsecond
+    there is taken from the request path.
+    """
+    data = {
+        "request_id": record.request_id, "timestamp": record.timestamp, "deployment": record.deployment,
+        "model": record.model, "version": record.version, "role": record.role,
+        "inputs": [row if isinstance(row, dict) else dict(row) for row in record.inputs],
+        "outputs": list(record.outputs), "status": record.status, "latency_ms": record.latency_ms,
+        "extra": dict(record.extra),
+    }
+    return orjson.dumps(data, option=_ORJSON, default=str).decode()
 
 
 def decode_record(line: str) -> PredictionRecord:
     """A record back from its JSON line; raises ValueError on a torn or foreign line."""
-    data = json.loads(line)
+    data = orjson.loads(line)
     if not isinstance(data, dict):
         raise ValueError("not a prediction record")
     try:
