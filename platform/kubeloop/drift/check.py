@@ -224,8 +224,21 @@ def _decide(
         result, note = compare_column(
             name=name, entry=entry, method=method, reference=reference, current=current[name], alpha=alpha
         )
-        features.append(result)
         extra_notes += [note] if note else []
+        if result.rows < spec.min_rows:  # a mostly empty column: too few values to test, so untested
+            extra_notes.append(
+                f"{name}: {result.rows} values in the window, {spec.min_rows} needed: not tested"
+            )
+            continue
+        features.append(result)
+    if not features:
+        return undecided(
+            "not_enough_data",
+            f"no feature has {spec.min_rows} values in the window (spec.drift.minRows)",
+            rows=len(current),
+            reference_rows=int(profile.get("rows", 0)),
+            notes=tuple(extra_notes),
+        )
     features = correct(features, alpha=alpha, correction=spec.correction)
     drifted = sum(f.drifted for f in features)
     share = drifted / len(features)

@@ -155,3 +155,23 @@ def test_evidently_methods_are_chosen_as_evidently_does_but_two_sample(reference
         "kind": "jensenshannon",
     }
     assert large.status == "no_drift"
+
+
+def test_a_mostly_empty_feature_is_not_tested_and_named(reference: Reference) -> None:
+    current = window(800)
+    current.loc[10:, "b"] = np.nan
+
+    result = check_drift(reference=reference, current=current, spec=DriftSpec(min_rows=500))
+
+    assert [f.feature for f in result.features] == ["a", "kind"]
+    assert "b: 10 values in the window, 500 needed: not tested" in result.notes
+
+
+def test_no_feature_with_enough_values_is_not_enough_data(reference: Reference) -> None:
+    current = window(800)
+    current[["a", "b", "kind"]] = None
+
+    result = check_drift(reference=reference, current=current, spec=DriftSpec(min_rows=500))
+
+    assert result.status == "not_enough_data"
+    assert result.reason == "no feature has 500 values in the window (spec.drift.minRows)"
