@@ -90,7 +90,10 @@ def _check(
         return version, undecided("no_reference", str(error), rows=0), None
     except Exception as error:  # noqa: BLE001 - a backend failure is reported, never raised
         return version, undecided("failed", f"{type(error).__name__}: {error}", rows=0), None
-    result = check_drift(reference=reference, current=current, spec=spec)
+    try:
+        result = check_drift(reference=reference, current=current, spec=spec)
+    except Exception as error:  # noqa: BLE001 - e.g. logs whose values no test can read
+        return version, undecided("failed", f"{type(error).__name__}: {error}", rows=len(current)), None
     html = None
     if result.decided and job.html_reports:
         try:
@@ -188,5 +191,8 @@ def run_drift_job(
         decision = RetrainDecision(
             fire=False, reason=f"would retrain ({decision.reason}), but retraining is off"
         )
-    save_state(path, state)
+    try:
+        save_state(path, state)
+    except OSError as error:
+        messages.append(f"could not save the drift state {path}: {error}")
     return replace(outcome, decision=decision, trail=trail, messages=tuple(messages))

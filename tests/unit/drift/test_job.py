@@ -228,3 +228,14 @@ def test_rollout_via_cli_reports_a_refusal(tmp_path: Path) -> None:
 
     with pytest.raises(KubeloopError, match="no deployment 'ghost'"):
         rollout_via_cli(settings, "ghost")("2")
+
+
+def test_a_check_that_raises_is_a_failed_result(tmp_path: Path, store: FakeStore) -> None:
+    raw = logs(400)
+    doubled = pd.concat([raw, raw[["input.a"]]], axis=1)  # two columns of one name: no test can read it
+
+    outcome = run_drift_job(make_job(tmp_path, store, {HOUR: doubled}), deployment=deployment(), now=HOUR)
+
+    assert outcome.result.status == "failed"
+    assert outcome.result.rows == 400
+    assert outcome.decision is not None and not outcome.decision.fire
