@@ -68,6 +68,7 @@ def load_local(path: Path, *, name: str, version: str) -> LoadedModel:
         import mlflow.sklearn
 
         estimator = mlflow.sklearn.load_model(str(path))
+        native = not selects_columns_by_name(estimator)
     else:
         import mlflow.pyfunc
 
@@ -75,6 +76,14 @@ def load_local(path: Path, *, name: str, version: str) -> LoadedModel:
     classes = getattr(estimator, "classes_", None) if hasattr(estimator, "predict_proba") else None
     return LoadedModel(name=name, version=version, columns=columns, estimator=estimator, native=native,
                        classes=None if classes is None else tuple(np.asarray(classes).tolist()))
+
+
+def selects_columns_by_name(estimator: Any) -> bool:
+    """True when a step picks columns by name (a ColumnTransformer, as training builds): needs a frame."""
+    from sklearn.compose import ColumnTransformer
+
+    steps = [estimator, *(step for _, step in getattr(estimator, "steps", []))]
+    return any(isinstance(step, ColumnTransformer) for step in steps)
 
 
 def load_registered(settings: Settings, *, name: str, ref: str) -> LoadedModel:

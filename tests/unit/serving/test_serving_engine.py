@@ -138,3 +138,23 @@ def test_refusals_are_counted_not_logged() -> None:
     assert b"unknown model 'other'" in unknown.body and b"unknown role 'boss'" in role.body
     assert logger.records == []
     assert 'status="400"' in generate_latest(registry).decode()
+
+
+def test_pipelines_that_select_columns_by_name_get_a_frame() -> None:
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from kubeloop.serving.core.model import selects_columns_by_name
+
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [1.0, 0.0, 1.0, 0.0]})
+    pipeline = Pipeline([("scale", ColumnTransformer([("s", StandardScaler(), ["y", "x"])])),
+                         ("model", LogisticRegression())]).fit(frame, ["a", "a", "b", "b"])
+    assert selects_columns_by_name(pipeline)
+    assert not selects_columns_by_name(LogisticRegression())
+    model = LoadedModel(name="m", version="1", columns=(Column(name="x", kind="number"),
+                                                        Column(name="y", kind="number")),
+                        estimator=pipeline, classes=("a", "b"), native=False)
+    assert model.predict([[3.0, 0.0], [0.0, 1.0]]).predictions == ["b", "a"]
