@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kubeloop.drift import stattests
+from kubeloop.drift.methods import choose_method, default_method
 from kubeloop.drift.profile import OTHER, build_profile, category_counts
 from kubeloop.drift.results import DriftResult, FeatureDrift, undecided
 from kubeloop.predlog.schema import PREDICTION
@@ -42,34 +43,6 @@ class Reference:
         if self.sample is None or name not in self.sample.columns:
             return None
         return self.sample[name]
-
-
-def default_method(kind: str) -> str:
-    """KS for numbers, the two-sample chi-square for categories."""
-    return stattests.KS if kind == "numeric" else stattests.CHI2_2SAMP
-
-
-def evidently_method(kind: str, *, reference_rows: int, distinct: int) -> str:
-    """The method Evidently's DataDriftPreset picks for a column, with a two-sample chi-square for its
-    goodness-of-fit one: KS or chi-square/z for references up to 1000 rows, distances above."""
-    if reference_rows <= 1000:
-        if kind == "numeric" and distinct > 5:
-            return stattests.KS
-        return stattests.CHI2_2SAMP if distinct > 2 else "z"
-    return "wasserstein" if kind == "numeric" and distinct > 5 else "jensenshannon"
-
-
-def choose_method(
-    name: str, entry: Mapping[str, Any], *, spec: DriftSpec, reference: Reference, current: pd.Series
-) -> str:
-    """The per-feature override, else the spec's default family of methods."""
-    if name in spec.feature_methods:
-        return spec.feature_methods[name]
-    sample = reference.sample_column(name)
-    if spec.default_methods == "two-sample" or sample is None:
-        return default_method(entry["kind"])
-    distinct = int(pd.concat([sample, current], ignore_index=True).nunique(dropna=True))
-    return evidently_method(entry["kind"], reference_rows=int(sample.notna().sum()), distinct=distinct)
 
 
 def _numbers(values: pd.Series) -> np.ndarray:
@@ -220,7 +193,9 @@ def _decide(
     features, extra_notes = [], list(notes)
     for name in present:
         entry = profile["features"][name]
-        method = choose_method(name, entry, spec=spec, reference=reference, current=current[name])
+        method = choose_method(
+            name, entry, spec=spec, sample=reference.sample_column(name), current=current[name]
+        )
         result, note = compare_column(
             name=name, entry=entry, method=method, reference=reference, current=current[name], alpha=alpha
         )
@@ -272,7 +247,9 @@ def _prediction_drift(
     if not entry:
         notes.append("the reference has no prediction profile: prediction drift not checked")
         return None
-    method = choose_method(PREDICTION, entry, spec=spec, reference=reference, current=current[PREDICTION])
+    method = choose_method(
+        PREDICTION, entry, spec=spec, sample=reference.sample_column(PREDICTION), current=current[PREDICTION]
+    )
     result, note = compare_column(
         name=PREDICTION,
         entry=entry,
