@@ -170,8 +170,10 @@ class Controller:
             execute(
                 action_from_dict(state.pending[0]), router=self.ports.router, registry=self.ports.registry
             )
-            rest = state.pending[1:]
-            state = state.evolve(pending=rest) if rest else state.applied(now=self.ports.clock())
+            done, rest = state.pending[0], state.pending[1:]
+            state = state.evolve(pending=rest)
+            if done["kind"] == "routes" and not any(a["kind"] == "routes" for a in rest):
+                state = state.routed(now=self.ports.clock())
             self.ports.store.save(state)
         return state
 

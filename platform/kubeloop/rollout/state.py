@@ -39,8 +39,8 @@ class HistoryEntry:
     weight: int
     failures: int
     checks: tuple[CheckResult, ...] = ()
-    # When the decision's last action took effect (None for holds and while actions are pending).
-    applied_at: float | None = None
+    # When the decision's last route change took effect (None for holds and until it has).
+    routed_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly mapping."""
@@ -61,7 +61,7 @@ class HistoryEntry:
             weight=int(data["weight"]),
             failures=int(data.get("failures", 0)),
             checks=tuple(CheckResult.from_dict(c) for c in data.get("checks", ())),
-            applied_at=data.get("applied_at"),
+            routed_at=data.get("routed_at"),
         )
 
 
@@ -102,12 +102,12 @@ class RolloutState:
                 return entry.checks
         return ()
 
-    def applied(self, *, now: float) -> RolloutState:
-        """The state once its pending actions are done: none left, and the last decision marked applied."""
+    def routed(self, *, now: float) -> RolloutState:
+        """The state once the last decision's traffic change took effect: its history entry records when."""
         history = self.history
-        if history and history[-1].kind != "hold" and history[-1].applied_at is None:
-            history = (*history[:-1], replace(history[-1], applied_at=now))
-        return replace(self, pending=(), history=history)
+        if history and history[-1].kind != "hold" and history[-1].routed_at is None:
+            history = (*history[:-1], replace(history[-1], routed_at=now))
+        return replace(self, history=history)
 
     def evolve(self, **changes: Any) -> RolloutState:
         """A copy with some fields changed."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,13 +56,16 @@ class StateStore:
             raise
 
     def archive(self, deployment: str) -> Path | None:
-        """Move a finished rollout's file aside so a new one can start; returns where it went."""
+        """Copy a finished rollout's file aside before a new one replaces it; returns the copy.
+
+        A copy (not a move) so readers always find a current file: the next `save` replaces it atomically.
+        """
         state = self.load(deployment)
         if state is None:
             return None
         target = self.root / "archive" / f"{deployment}-{int(state.started_at * 1000)}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.path(deployment), target)
+        shutil.copyfile(self.path(deployment), target)
         return target
 
     def archived(self, deployment: str) -> list[RolloutState]:
