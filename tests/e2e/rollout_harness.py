@@ -57,7 +57,8 @@ def register(settings: Settings, *, name: str, kind: str, seed: int = 0) -> str:
             name="model",
             serialization_format="cloudpickle",
             signature=infer_signature(features, target.to_numpy()),
-            input_example=features.head(2),
+            # Named requirements skip MLflow's inference, which imports the model in a subprocess (slow).
+            pip_requirements=["scikit-learn", "cloudpickle"],
         )
     registry = MlflowRegistry(tracking_uri=settings.tracking_uri)
     aliases = ("champion",) if registry.version_for_alias(name, "champion") is None else ()

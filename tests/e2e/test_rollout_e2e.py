@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         )
         try:
             kubeloop("deploy", str(workdir / "iris.yaml"))
+            # Start the challengers' servers together now; `rollout start` finds them running.
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                list(
+                    pool.map(
+                        lambda kind: processes.start_server(
+                            settings, deployment="iris", model=MODEL, version=versions[kind]
+                        ),
+                        ("shuffled", "erroring", "good"),
+                    )
+                )
             gateway = processes.gateway_record(settings)
             assert gateway is not None, "kubeloop deploy did not record a gateway"
             yield World(settings, workdir, versions, f"{gateway.url}/v1/models/iris:predict")
@@ -133,7 +144,9 @@ def _stop_controller(settings: Settings) -> None:
 
 def test_a_challenger_that_answers_differently_is_stopped_in_shadow(world: World) -> None:
     shuffled = world.versions["shuffled"]
-    strategy = world.strategy("shadow", "shadow: {duration: 2s, minSamples: 20}\nfailureLimit: 1\n")
+    strategy = world.strategy(
+        "shadow", "shadow: {duration: 2s, minSamples: 20}\ncanary: {interval: 2s}\nfailureLimit: 1\n"
+    )
     with world.load() as load:
         kubeloop("rollout", "start", "iris", "--version", shuffled, "--strategy", strategy, "--wait")
         state = world.finished()
@@ -159,7 +172,7 @@ def test_an_erroring_challenger_is_rolled_back_within_two_intervals(world: World
     assert state["phase"] == "rolled-back" and failed, history
     assert history[-1]["at"] - failed[0]["at"] <= 2 * 2.0 + 0.5, "rollback came later than two intervals"
     assert {version for _, _, version, _ in load.failures} <= {erroring}, "only the challenger may fail"
-    routed_away_at = history[-1]["applied_at"]
+    routed_away_at = history[-1]["routed_at"]
     assert routed_away_at - history[-1]["at"] < 1.0, (
         "traffic left the challenger more than 1 s after the decision"
     )
