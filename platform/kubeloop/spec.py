@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import yaml
 from pydantic import (
@@ -26,8 +26,8 @@ from pydantic.alias_generators import to_camel
 
 from kubeloop.errors import SpecError
 
-API_VERSION = "kubeloop.io/v1alpha1"
-KIND = "ModelDeployment"
+API_VERSION: Final = "kubeloop.io/v1alpha1"
+KIND: Final = "ModelDeployment"
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
