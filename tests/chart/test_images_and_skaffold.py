@@ -100,6 +100,13 @@ def test_skaffold_deploys_the_chart_with_built_images(skaffold: dict[str, Any]) 
         for name in re.findall(r"\{\{\.IMAGE_(?:REPO|TAG|DIGEST)_(\w+)\}\}", template):
             assert name in images, f"{template} names no artifact"
     assert templates["image.tag"] == "{{.IMAGE_TAG_kubeloop}}@{{.IMAGE_DIGEST_kubeloop}}"
+    # Each model-server runtime gets the image built for it, pinned the same way.
+    runtimes = {a["docker"].get("buildArgs", {}).get("RUNTIME"): _sanitized(a["image"])
+                for a in skaffold["build"]["artifacts"]}
+    for value, runtime in (("servingImage", "kserve"), ("bentoImage", "bentoml")):
+        artifact = runtimes[runtime]
+        assert templates[f"{value}.repository"] == f"{{{{.IMAGE_REPO_{artifact}}}}}"
+        assert templates[f"{value}.tag"] == f"{{{{.IMAGE_TAG_{artifact}}}}}@{{{{.IMAGE_DIGEST_{artifact}}}}}"
 
 
 def test_skaffold_profiles(skaffold: dict[str, Any]) -> None:

@@ -72,6 +72,15 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- include "kubeloop.image" (list .Values.image .Chart) -}}
 {{- end -}}
 
+{{/* The slim model-server images of the kserve and bentoml runtimes (serving/Dockerfile). */}}
+{{- define "kubeloop.servingImage" -}}
+{{- include "kubeloop.image" (list .Values.servingImage .Chart) -}}
+{{- end -}}
+
+{{- define "kubeloop.bentoImage" -}}
+{{- include "kubeloop.image" (list .Values.bentoImage .Chart) -}}
+{{- end -}}
+
 {{- define "kubeloop.podSecurityContext" -}}
 {{- toYaml .Values.podSecurityContext -}}
 {{- end -}}

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from kubeloop import __version__
+from kubeloop.errors import KubeloopError
 
 ENV_PREFIX = "KUBELOOP_K8S_"
 
@@ -19,7 +21,11 @@ ENV_PREFIX = "KUBELOOP_K8S_"
 class ClusterConfig:
     """Where things live in the cluster; every field can be set with KUBELOOP_K8S_<FIELD upper-cased>."""
 
-    runtime_image: str = f"ghcr.io/kubeloop/kubeloop:{__version__}"
+    # The platform image (the kubeloop CLI and every dependency) runs the drift jobs.
+    platform_image: str = f"ghcr.io/kubeloop/kubeloop:{__version__}"
+    # Slim model-server images built from serving/Dockerfile, one per runtime (RUNTIME=kserve|bentoml).
+    serving_image: str = f"ghcr.io/kubeloop/kubeloop-serving:{__version__}"
+    bento_image: str = f"ghcr.io/kubeloop/kubeloop-bento:{__version__}"
     collector_url: str = "http://kubeloop-collector.kubeloop.svc.cluster.local/events"
     tracking_uri: str = "http://kubeloop-mlflow.kubeloop.svc.cluster.local:5000"
     # Where the MLflow runtime finds model artifacts: <model_store_uri>/<model>/<version>.
@@ -30,6 +36,15 @@ class ClusterConfig:
     domain: str = "models.example.com"
     drift_service_account: str = "kubeloop-drift"
     drift_engine: str = "cronjob"
+    # The collector's prediction-log claim, mounted read-only by drift jobs under $KUBELOOP_HOME/predictions.
+    prediction_log_claim: str = "kubeloop-collector"
+    # The operator's own endpoints; the chart scrapes and probes the same ports.
+    operator_metrics_port: int = 9090
+    operator_health_port: int = 8080
+
+    def model_server_image(self, runtime: str) -> str:
+        """The image of a kubeloop model-server runtime (`kserve` or `bentoml`)."""
+        return self.bento_image if runtime == "bentoml" else self.serving_image
 
     def host(self, *, name: str, namespace: str) -> str:
         """The public host name of a deployment: <name>.<namespace>.<domain>."""
@@ -39,9 +54,17 @@ class ClusterConfig:
 def config_from_env(env: Mapping[str, str] | None = None) -> ClusterConfig:
     """A ClusterConfig with every KUBELOOP_K8S_* variable applied over the defaults."""
     env = os.environ if env is None else env
-    values = {
-        field: env[ENV_PREFIX + field.upper()]
-        for field in ClusterConfig.__dataclass_fields__
-        if env.get(ENV_PREFIX + field.upper())
-    }
+    values: dict[str, Any] = {}
+    for field in fields(ClusterConfig):
+        key = ENV_PREFIX + field.name.upper()
+        if not env.get(key):
+            continue
+        values[field.name] = _int(key, env[key]) if field.type == "int" else env[key]
     return ClusterConfig(**values)
+
+
+def _int(key: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise KubeloopError(f"{key} must be an integer, got {text!r}") from None

@@ -15,6 +15,27 @@ CRON_API_VERSION = "argoproj.io/v1alpha1"
 ARGO_GROUP, ARGO_VERSION, CRON_WORKFLOW_PLURAL = "argoproj.io", "v1alpha1", "cronworkflows"
 _CRON_FIELD = r"[\d*/,-]+"
 _CRON = re.compile(rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$")
+# The job reads prediction logs from $KUBELOOP_HOME/predictions (the collector's claim, read-only) and
+# keeps its own state under $KUBELOOP_HOME, so the home is a small writable emptyDir.
+HOME = "/var/lib/kubeloop"
+UID = 10001
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": UID,
+    "runAsGroup": UID,
+    "fsGroup": UID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": UID,
+    "runAsGroup": UID,
+    "allowPrivilegeEscalation": False,
+    "privileged": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 
 
 def cron_schedule(schedule: str) -> str:
@@ -51,7 +72,7 @@ def _job_name(deployment: ModelDeployment) -> str:
 def _container(deployment: ModelDeployment, config: ClusterConfig) -> dict[str, Any]:
     return {
         "name": "drift",
-        "image": config.runtime_image,
+        "image": config.platform_image,
         # The spec travels in the environment, so the job never needs API access to its ModelDeployment.
         "command": [
             "sh",
@@ -61,6 +82,9 @@ def _container(deployment: ModelDeployment, config: ClusterConfig) -> dict[str, 
         ],
         "env": [
             {"name": "KUBELOOP_TRACKING_URI", "value": config.tracking_uri},
+            {"name": "KUBELOOP_HOME", "value": HOME},
+            # MLflow and pandas write caches under $HOME; /tmp is the writable emptyDir.
+            {"name": "HOME", "value": "/tmp"},
             {
                 "name": "KUBELOOP_DEPLOYMENT_MANIFEST",
                 "value": json.dumps(deployment.to_manifest(), sort_keys=True),
@@ -70,7 +94,24 @@ def _container(deployment: ModelDeployment, config: ClusterConfig) -> dict[str, 
             "requests": {"cpu": "100m", "memory": "256Mi"},
             "limits": {"cpu": "1", "memory": "1Gi"},
         },
+        "securityContext": CONTAINER_SECURITY,
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "home", "mountPath": HOME},
+            {"name": "predictions", "mountPath": f"{HOME}/predictions", "readOnly": True},
+        ],
     }
+
+
+def _volumes(config: ClusterConfig) -> list[dict[str, Any]]:
+    return [
+        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        {"name": "home", "emptyDir": {"sizeLimit": "64Mi"}},
+        {
+            "name": "predictions",
+            "persistentVolumeClaim": {"claimName": config.prediction_log_claim, "readOnly": True},
+        },
+    ]
 
 
 def drift_cronjob(
@@ -94,8 +135,11 @@ def drift_cronjob(
                         "metadata": {"labels": object_meta(deployment, name=deployment.name)["labels"]},
                         "spec": {
                             "serviceAccountName": config.drift_service_account,
+                            "automountServiceAccountToken": False,
                             "restartPolicy": "Never",
+                            "securityContext": POD_SECURITY,
                             "containers": [_container(deployment, config)],
+                            "volumes": _volumes(config),
                         },
                     },
                 }
@@ -119,6 +163,8 @@ def drift_cron_workflow(
             "workflowSpec": {
                 "entrypoint": "drift",
                 "serviceAccountName": config.drift_service_account,
+                "securityContext": POD_SECURITY,
+                "volumes": _volumes(config),
                 "templates": [{"name": "drift", "container": _container(deployment, config)}],
             },
         },

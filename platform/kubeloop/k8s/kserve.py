@@ -1,9 +1,9 @@
 """KServe InferenceService for a model version, built with the kserve SDK's model classes.
 
-The runtime is either kubeloop's own image (runtimes `kserve` and `bentoml`: the container loads
-`models:/<model>/<version>` from the tracking server) or KServe's MLflow runtime reading the model
-from `storageUri`. Every predictor logs requests and responses to the kubeloop collector and is
-scraped by Prometheus.
+The runtime is either kubeloop's slim model-server image (runtimes `kserve` and `bentoml`: the
+container runs the runtime's server, which loads `models:/<model>/<version>` from the tracking
+server) or KServe's MLflow runtime reading the model from `storageUri`. Every predictor logs
+requests and responses to the kubeloop collector and is scraped by Prometheus.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ VERSION_ANNOTATION = "kubeloop.io/version"
 # KServe splits traffic between revisions only in Serverless mode; meshes route to plain Services.
 SERVERLESS, RAW = "Serverless", "RawDeployment"
 METRICS_PORT = 8080
+# What starts each kubeloop runtime (serving/Dockerfile's entrypoint runs the same).
+KSERVE_MODULE = "kubeloop.serving.kserve_runtime"
+BENTO_SERVICE = "kubeloop.serving.bentoml_runtime.service:KubeloopService"
 
 
 def logger_url(
@@ -50,7 +53,44 @@ def logger_url(
     return f"{config.collector_url}?{urlencode(query)}"
 
 
-def _runtime_model(deployment: ModelDeployment, *, config: ClusterConfig, version: str, role: str) -> dict:
+def server_command(
+    deployment: ModelDeployment, *, config: ClusterConfig, version: str
+) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that start one version under kubeloop's KServe or BentoML runtime."""
+    from kubeloop.serving.core.runtime import RuntimeConfig
+
+    serving = deployment.spec.serving
+    runtime = RuntimeConfig(
+        deployment=deployment.name,
+        model=deployment.spec.model.name,
+        ref=version,
+        host="0.0.0.0",  # noqa: S104 - a pod's server must answer on the pod IP
+        port=METRICS_PORT,
+        workers=serving.workers,
+        max_batch_rows=serving.max_batch_size,
+        # KServe's request logger already sends every request and response to the collector (the
+        # BentoML runtime reads this from its environment; the KServe runtime's flags cannot say it).
+        log_to_store=False,
+    )
+    env = {"KUBELOOP_TRACKING_URI": config.tracking_uri, **runtime.to_env()}
+    if serving.runtime == "bentoml":
+        return (
+            ["bentoml", "serve", BENTO_SERVICE, "--host", runtime.host, "--port", str(runtime.port)],
+            env,
+        )
+    flags = {
+        "--deployment": runtime.deployment,
+        "--model": runtime.model,
+        "--ref": runtime.ref,
+        "--host": runtime.host,
+        "--port": str(runtime.port),
+        "--workers": str(runtime.workers),
+        "--max-batch-rows": str(runtime.max_batch_rows),
+    }
+    return ["python", "-m", KSERVE_MODULE, *(part for flag in flags.items() for part in flag)], env
+
+
+def _runtime_model(deployment: ModelDeployment, *, config: ClusterConfig, version: str) -> dict:
     from kserve import V1beta1ModelFormat, V1beta1ModelSpec
     from kubernetes.client import V1Container, V1ContainerPort, V1EnvVar, V1ResourceRequirements
 
@@ -66,20 +106,11 @@ def _runtime_model(deployment: ModelDeployment, *, config: ClusterConfig, versio
             resources=resources,
         )
         return {"model": model}
-    env = {
-        "KUBELOOP_RUNTIME": serving.runtime,
-        "KUBELOOP_MODEL_URI": f"models:/{deployment.spec.model.name}/{version}",
-        "KUBELOOP_TRACKING_URI": config.tracking_uri,
-        "KUBELOOP_DEPLOYMENT": deployment.name,
-        "KUBELOOP_MODEL_VERSION": version,
-        "KUBELOOP_ROLE": role,
-        "KUBELOOP_WORKERS": str(serving.workers),
-        "KUBELOOP_MAX_BATCH_SIZE": str(serving.max_batch_size),
-    }
+    command, env = server_command(deployment, config=config, version=version)
     container = V1Container(
         name="kserve-container",
-        image=config.runtime_image,
-        args=["serve", "--runtime", serving.runtime, "--port", str(METRICS_PORT)],
+        image=config.model_server_image(serving.runtime),
+        command=command,
         env=[V1EnvVar(name=k, value=v) for k, v in env.items()],
         ports=[V1ContainerPort(container_port=METRICS_PORT, protocol="TCP")],
         resources=resources,
@@ -128,7 +159,7 @@ def predictor(
             "prometheus.io/path": "/metrics",
         },
         labels={VERSION_ANNOTATION: version},
-        **_runtime_model(deployment, config=config, version=version, role=role),
+        **_runtime_model(deployment, config=config, version=version),
     )
     return ApiClient().sanitize_for_serialization(spec)
 

@@ -12,6 +12,7 @@ import os
 import random
 from collections.abc import Callable
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import kopf
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
@@ -24,7 +25,6 @@ from kubeloop.k8s.reconcile import Backends, ClusterController, Reconciler
 from kubeloop.telemetry.names import RECONCILE_LAST, RECONCILE_TOTAL
 
 PEERING_NAME = "kubeloop"
-METRICS_PORT_ENV = "KUBELOOP_OPERATOR_METRICS_PORT"  # /metrics of the operator, 8081 unless set
 TICK_SECONDS = 10.0
 # Routes go first so no request reaches a server being deleted; the drift job last.
 CLEANUP_ORDER = (
@@ -141,8 +141,17 @@ def cluster_reconciler(metrics: OperatorMetrics) -> Reconciler:
     return Reconciler(api=KubeApi(), config=config, backends=backends, loop=ClusterController)
 
 
+def serve_metrics(metrics: OperatorMetrics, *, port: int, host: str = "0.0.0.0") -> WSGIServer:  # noqa: S104
+    """Serve the operator's /metrics on `port` in a thread (the chart scrapes and tests the same port)."""
+    server, _thread = start_http_server(port, addr=host, registry=metrics.registry)
+    return server
+
+
 def run(*, namespace: str | None = None, priority: int | None = None) -> None:
     """Run the operator until interrupted (the container's command: `kubeloop operator run`)."""
+    from kubeloop.k8s.config import config_from_env
+
+    config = config_from_env()
     registry = kopf.OperatorRegistry()
     metrics = OperatorMetrics()
     shared: list[Reconciler] = []
@@ -153,18 +162,22 @@ def run(*, namespace: str | None = None, priority: int | None = None) -> None:
         return shared[0]
 
     register(registry, reconciler=reconciler, metrics=metrics)
-    start_http_server(int(os.environ.get(METRICS_PORT_ENV, "8081")), registry=metrics.registry)
+    server = serve_metrics(metrics, port=config.operator_metrics_port)
     # Distinct priorities let peering pick one active replica; equal ones would make both pause.
     chosen = (
         priority
         if priority is not None
         else int(os.environ.get("KUBELOOP_OPERATOR_PRIORITY", "0")) or (random.randint(1, 10_000))
     )
-    kopf.run(
-        registry=registry,
-        priority=chosen,
-        peering_name=PEERING_NAME,
-        clusterwide=namespace is None,
-        namespaces=[namespace] if namespace else (),
-        liveness_endpoint="http://0.0.0.0:8080/healthz",
-    )
+    try:
+        kopf.run(
+            registry=registry,
+            priority=chosen,
+            peering_name=PEERING_NAME,
+            clusterwide=namespace is None,
+            namespaces=[namespace] if namespace else (),
+            liveness_endpoint=f"http://0.0.0.0:{config.operator_health_port}/healthz",
+        )
+    finally:
+        server.shutdown()
+        server.server_close()

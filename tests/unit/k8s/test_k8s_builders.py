@@ -137,10 +137,19 @@ def test_conditions_keep_transition_time_until_status_changes() -> None:
 
 def test_config_from_env_reads_prefixed_variables() -> None:
     config = config_from_env(
-        {"KUBELOOP_K8S_RUNTIME_IMAGE": "registry/kubeloop:1", "KUBELOOP_K8S_DOMAIN": "x.io"}
+        {
+            "KUBELOOP_K8S_PLATFORM_IMAGE": "registry/kubeloop:1",
+            "KUBELOOP_K8S_SERVING_IMAGE": "registry/kubeloop-serving:1",
+            "KUBELOOP_K8S_BENTO_IMAGE": "registry/kubeloop-bento:1",
+            "KUBELOOP_K8S_OPERATOR_METRICS_PORT": "9100",
+            "KUBELOOP_K8S_DOMAIN": "x.io",
+        }
     )
     assert (
-        config.runtime_image == "registry/kubeloop:1"
+        config.platform_image == "registry/kubeloop:1"
         and config.host(name="iris", namespace="ml") == "iris.ml.x.io"
     )
+    assert config.model_server_image("kserve") == "registry/kubeloop-serving:1"
+    assert config.model_server_image("bentoml") == "registry/kubeloop-bento:1"
+    assert config.operator_metrics_port == 9100 and config.operator_health_port == 8080
     assert config.drift_engine == "cronjob"
