@@ -40,7 +40,8 @@ class ServerMetrics:
         self._child(self.duration, role).observe(seconds)
         if not predictions:
             return
-        if classifier:
+        # A pyfunc model may predict labels without exposing classes_: text is never a histogram value.
+        if classifier or not all(_is_number(value) for value in predictions):
             for value in predictions:
                 self._child(self.classes, role, str(value)).inc()
         else:
@@ -55,6 +56,10 @@ class ServerMetrics:
         if child is None:
             child = self._children[key] = metric.labels(*self._base, *labels)
         return child
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class _LoggerCollector:

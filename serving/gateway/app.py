@@ -62,7 +62,8 @@ class GatewayMetrics:
                                       "Shadow copies dropped (queue full)", ["deployment"],
                                       registry=self.registry)
         self.retries = Counter(names.GATEWAY_RETRIES_TOTAL.removesuffix("_total"),
-                               "Requests retried on stable after the canary refused", ["deployment"],
+                               "Requests retried on stable after the canary refused or dropped them",
+                               ["deployment"],
                                registry=self.registry)
         self.weight = Gauge(names.GATEWAY_ROUTE_WEIGHT, "Percent of traffic (shadow: mirror percent)",
                             ["deployment", "version", "role"], registry=self.registry)
@@ -163,13 +164,19 @@ class Gateway:
         return Response(status=response.status, body=response.body, headers=headers)
 
     async def _forward(self, backend: Backend, role: str, head: str, body: bytes) -> tuple[Response, bool]:
-        """The backend's response, and whether the connection was refused (safe to retry elsewhere)."""
+        """The backend's response, and whether it gave none at all (safe to retry elsewhere).
+
+        Predictions have no side effects, so a request whose connection was refused, or closed before
+        the whole response arrived (a server killed mid-request), may be answered by another backend.
+        """
         data = f"{head}x-kubeloop-role: {role}\r\n".encode("latin-1")
         where = f"backend {backend.url} (version {backend.version})"
         try:
             return await self.pool.request(backend.address, data, body, timeout=self.timeout), False
         except ConnectionRefusedError:
             return _error(502, f"{where} refused the connection"), True
+        except ConnectionResetError:
+            return _error(502, f"{where} closed the connection before answering"), True
         except TimeoutError:
             return _error(504, f"{where} did not answer in time"), False
         except OSError as error:

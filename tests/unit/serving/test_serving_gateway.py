@@ -204,6 +204,34 @@ def test_refused_canary_is_retried_on_stable(harness: Harness) -> None:
     assert 'kubeloop_gateway_retries_total{deployment="iris"} 1.0' in metrics
 
 
+class _DiesMidRequest(asyncio.Protocol):
+    """A backend that accepts the connection, reads the request and closes without answering."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.close()
+
+
+def test_canary_that_drops_the_request_is_retried_on_stable(harness: Harness) -> None:
+    stable = harness.stub("v1")
+
+    async def start() -> int:
+        server = await harness.loop.create_server(_DiesMidRequest, "127.0.0.1", 0)
+        harness.servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    dying = harness.call(start())
+    with httpx.Client(base_url=f"http://127.0.0.1:{harness.port}") as client:
+        put_routes(client, "iris", {"model": "m", "stable": backend(stable, "1"),
+                                    "canary": backend(dying, "2"), "canary_weight": 100})
+        answers = [client.post("/v1/models/iris:predict", content=b"{}") for _ in range(3)]
+        metrics = client.get("/metrics").text
+    assert [(a.status_code, a.json()["from"]) for a in answers] == [(200, "v1")] * 3
+    assert 'kubeloop_gateway_retries_total{deployment="iris"} 3.0' in metrics
+
+
 def test_stable_down_is_a_502_naming_the_backend(harness: Harness) -> None:
     port = closed_port()
     with httpx.Client(base_url=f"http://127.0.0.1:{harness.port}") as client:
