@@ -271,15 +271,20 @@ def parse_deployment(data: Mapping[str, Any]) -> ModelDeployment:
         raise SpecError(f"invalid ModelDeployment: {describe_validation_error(error)}") from None
 
 
-def load_deployment(path: str | Path) -> ModelDeployment:
-    """Read and validate a ModelDeployment YAML file."""
-    path = Path(path)
+def read_yaml(path: Path) -> Any:
+    """The parsed content of a YAML (or JSON) config file, or SpecError naming the file and the problem."""
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file") from None
     except yaml.YAMLError as error:
         raise SpecError(f"{path}: not valid YAML ({error})") from None
+
+
+def load_deployment(path: str | Path) -> ModelDeployment:
+    """Read and validate a ModelDeployment YAML file."""
+    path = Path(path)
+    data = read_yaml(path)
     if not isinstance(data, Mapping):
         raise SpecError(f"{path}: expected a ModelDeployment mapping, got {type(data).__name__}")
     return parse_deployment(data)

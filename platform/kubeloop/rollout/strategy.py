@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from kubeloop.errors import SpecError
-from kubeloop.spec import RolloutSpec, describe_validation_error
+from kubeloop.spec import RolloutSpec, describe_validation_error, read_yaml
 
 
 def parse_strategy(data: Any, *, source: str = "strategy") -> RolloutSpec:
@@ -33,10 +32,4 @@ def parse_strategy(data: Any, *, source: str = "strategy") -> RolloutSpec:
 def load_strategy(path: str | Path) -> RolloutSpec:
     """Read and validate a strategy file (YAML or JSON)."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such file") from None
-    except yaml.YAMLError as error:
-        raise SpecError(f"{path}: not valid YAML ({error})") from None
-    return parse_strategy(data, source=str(path))
+    return parse_strategy(read_yaml(path), source=str(path))
