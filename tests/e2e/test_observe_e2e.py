@@ -51,7 +51,7 @@ keepPreviousWarm: 1s
 KNOWN_GAPS = {
     "Gateway mirror drops and retries": "the gateway creates these counters on the first drop or retry",
     "Retrains fired": "the drift check runs with --no-retrain (a retrain would start a training pipeline)",
-    "Pipeline runs by outcome": "no runner exports kubeloop_pipeline_runs_total yet",
+    "Pipeline runs by outcome": "exported by the drift job when its policy starts a run; --no-retrain here",
 }
 
 

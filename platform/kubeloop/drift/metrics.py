@@ -67,6 +67,12 @@ class DriftMetrics:
             ("deployment", "reason"),
             registry=self.registry,
         )
+        self.pipeline_runs = Counter(
+            names.PIPELINE_RUNS_TOTAL,
+            "Training pipeline runs started by the retrain policy, by state (submitted, then its end).",
+            ("pipeline", "state"),
+            registry=self.registry,
+        )
         self._series: dict[str, list[tuple[Gauge, tuple[str, ...]]]] = {}
 
     def record(self, *, deployment: str, model: str, version: str, result: DriftResult, now: float) -> None:
@@ -91,6 +97,10 @@ class DriftMetrics:
     def count_retrain(self, *, deployment: str, reason: str) -> None:
         """Count one training run started by the policy."""
         self.retrains.labels(deployment, reason).inc()
+
+    def count_pipeline_run(self, *, pipeline: str, state: str) -> None:
+        """Count a pipeline run reaching a state: `submitted` when started, then how it ended."""
+        self.pipeline_runs.labels(pipeline, state).inc()
 
     def push(self, *, url: str, deployment: str, timeout: float = 5.0) -> PushOutcome:
         """Push to a Pushgateway, grouped by deployment; an unreachable gateway is reported, not raised."""

@@ -63,6 +63,8 @@ def _follow(job: DriftJob, deployment: ModelDeployment, trail: TrailEntry, messa
     run = PipelineRun(run_id=trail.run_id, pipeline=trail.pipeline)
     status = job.runner.wait(run, timeout=job.wait_timeout)
     trail = replace(trail, run_state=status.state, model_version=registered_version(status.outputs))
+    if status.finished:
+        job.metrics.count_pipeline_run(pipeline=trail.pipeline, state=status.state)
     if status.state == "failed":
         messages.append(f"training run {trail.run_id} failed: {status.message}")
     if trail.model_version is None:
@@ -107,6 +109,7 @@ def start_retrain(
         run_id=run.run_id,
     )
     job.metrics.count_retrain(deployment=deployment.name, reason="drift")
+    job.metrics.count_pipeline_run(pipeline=spec.pipeline, state="submitted")
     _tag(job, deployment.spec.model.name, version, trail, messages)
     if job.wait_timeout > 0:
         try:

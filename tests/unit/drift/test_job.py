@@ -96,6 +96,10 @@ def test_drift_streak_retrains_once_records_the_trail_and_cooldown_holds(
     saved = json.loads(state_path(tmp_path, "iris").read_text())
     assert saved["last_retrain_at"] == 2 * HOUR
     assert saved["trail"][0]["model_version"] == "2"
+    exported = job.metrics.exposition()
+    assert 'kubeloop_pipeline_runs_total{pipeline="training",state="submitted"} 1.0' in exported
+    assert 'kubeloop_pipeline_runs_total{pipeline="training",state="succeeded"} 1.0' in exported
+    assert 'kubeloop_retrains_total{deployment="iris",reason="drift"} 1.0' in exported
 
 
 def test_missing_reference_is_reported_and_never_retrains(tmp_path: Path) -> None:
