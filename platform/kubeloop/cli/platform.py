@@ -1,21 +1,16 @@
 """`kubeloop up`, `down`, `status` and `demo`: the local platform's lifecycle and the guided loop.
 
-`demo` runs the stages in DEMO_STAGES in order; each is a dotted "module:function" taking Settings,
-so later parts of the loop (deploy, rollout, drift) add their stage by appending to the tuple.
+`demo` is a thin command over `kubeloop.demo.run_demo`, which sequences the loop's stages.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from kubeloop.cli.output import console, print_json
-from kubeloop.settings import Settings, load_settings
-
-DEMO_STAGES: tuple[str, ...] = ("kubeloop.cli.platform:demo_training",)
-DEMO_MODEL = "iris-classifier"
+from kubeloop.settings import load_settings
 
 
 def up(
@@ -67,37 +62,21 @@ def status(
         console.print(f"[bold]{key}[/]: {value}", highlight=False)
 
 
-def demo() -> None:
-    """Run the loop on this machine: train a champion and a challenger, then each later stage."""
-    settings = load_settings().ensure_dirs()
-    for dotted in DEMO_STAGES:
-        module, _, function = dotted.partition(":")
-        getattr(importlib.import_module(module), function)(settings)
+def demo(
+    fast: Annotated[bool, typer.Option("--fast", help="Short windows and steps (about 3 minutes).")] = False,
+    ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Start the MLflow UI alongside.")] = True,
+) -> None:
+    """Run the loop on this machine: train, serve, drift, retrain, shadow, canary, promote, roll back."""
+    from kubeloop.cli.output import print_table
+    from kubeloop.demo import run_demo
+    from kubeloop.demo.summary import COLUMNS, table_rows
 
-
-def demo_training(settings: Settings) -> None:
-    """Demo stage: a champion (if there is none) and a gradient-boosting challenger, then the registry."""
-    from kubeloop.cli.models import show_command
-    from kubeloop.cli.pipeline import _follow, show_outcome
-    from kubeloop.pipelines import runner
-    from kubeloop.registry.mlflow_registry import MlflowRegistry
-
-    registry = MlflowRegistry.from_settings(settings)
-    runs: list[dict[str, Any]] = []
-    if registry.version_for_alias(DEMO_MODEL, "champion") is None:
-        runs.append({"estimator": "logistic"})
-    runs.append({"estimator": "gradient_boosting", "hyperparams": {"n_estimators": 50}})
-    local = runner(settings)
-    for params in runs:
-        console.rule(f"training {DEMO_MODEL} with {params['estimator']}")
-        started = local.submit("training", {"model_name": DEMO_MODEL, **params})
-        final = _follow(local, started, timeout=1800.0)
-        if final.state != "succeeded":
-            from kubeloop.errors import KubeloopError
-
-            raise KubeloopError(f"training {final.state}: {final.message} (log: {local.log_path(started)})")
-        show_outcome(dict(final.outputs))
-    show_command(name=DEMO_MODEL, version=None, output_json=False)
+    result = run_demo(load_settings().ensure_dirs(), fast=fast, ui=ui)
+    console.rule("where to look")
+    for place, where in result.places.items():
+        console.print(f"[bold]{place}[/]: {where}", highlight=False)
+    print_table("every decision, with its reason", COLUMNS, table_rows(result.decisions))
+    console.print(f"demo finished in {result.seconds:.0f}s; every process it started is stopped")
 
 
 def register(app: typer.Typer) -> None:

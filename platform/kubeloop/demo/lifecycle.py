@@ -1,0 +1,119 @@
+"""Starting and stopping what the demo runs: the MLflow UI, the model servers and gateway, controllers.
+
+`Processes` is a context manager: whatever happens inside (an error, Ctrl-C, SIGTERM), every process
+the demo started is stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from types import FrameType, TracebackType
+
+from kubeloop.local import processes
+from kubeloop.settings import Settings
+from kubeloop.spec import ModelDeployment
+
+UI_WAIT_S = 240.0
+
+
+class Processes:
+    """The demo's processes; `__exit__` stops each of them whether the demo finished or not."""
+
+    def __init__(self, settings: Settings, deployment: str) -> None:
+        self.settings, self.deployment = settings, deployment
+        self.started_at = time.time()
+        self.ui_url: str | None = None
+        self.ui_error: str | None = None
+        self._ui: threading.Thread | None = None
+        self._previous_term: object = None
+
+    def __enter__(self) -> Processes:
+        # SIGTERM ends the demo as Ctrl-C does, so the same clean-up runs.
+        self._previous_term = signal.signal(signal.SIGTERM, _interrupt)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.stop_all()
+        finally:
+            signal.signal(signal.SIGTERM, self._previous_term)  # type: ignore[arg-type]
+
+    def start_ui(self) -> None:
+        """Start the MLflow server (UI over the registry) in the background; the demo does not wait for it."""
+        from kubeloop.platform_services import up
+
+        def run() -> None:
+            try:
+                self.ui_url = up(self.settings).url
+            except Exception as error:  # noqa: BLE001 - the loop runs without the UI
+                self.ui_error = str(error)
+
+        self._ui = threading.Thread(target=run, name="mlflow-ui", daemon=True)
+        self._ui.start()
+
+    def wait_ui(self, timeout: float = UI_WAIT_S) -> str | None:
+        """The UI's URL once it answers (None if it failed or was not started)."""
+        if self._ui is not None:
+            self._ui.join(timeout)
+        return self.ui_url
+
+    def serve(self, deployment: ModelDeployment, *, version: str) -> str:
+        """What `kubeloop deploy` does: a server for `version`, the gateway, the route; the predict URL."""
+        from kubeloop.routing.base import Routes
+        from kubeloop.routing.gateway import GatewayRouter
+
+        serving = deployment.spec.serving
+        processes.start_server(
+            self.settings, deployment=deployment.name, model=deployment.spec.model.name, version=version,
+            runtime=serving.runtime, workers=serving.workers, max_batch_rows=serving.max_batch_size,
+        )  # fmt: skip
+        gateway = processes.start_gateway(self.settings, port=serving.port)
+        GatewayRouter.from_settings(self.settings).set_routes(deployment.name, Routes(stable=version))
+        processes.save_deployment(self.settings, deployment)
+        return f"{gateway.url}/v1/models/{deployment.name}:predict"
+
+    def metrics_endpoints(self) -> list[str]:
+        """The Prometheus endpoints of the gateway and of each live model server."""
+        from kubeloop.controller.local import metrics_targets
+
+        return metrics_targets(self.settings, self.deployment)
+
+    def stop_all(self) -> None:
+        """Stop the rollout controller, the model servers, the gateway and the UI this demo started."""
+        from kubeloop.controller.local import live_pid
+        from kubeloop.platform_services import down
+
+        pid = live_pid(self.settings, self.deployment)
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGTERM)  # the controller leads its own session
+            except ProcessLookupError:
+                pass
+        self._stop_pipeline_runs()
+        processes.stop_deployment(self.settings, self.deployment)
+        processes.stop_gateway(self.settings)
+        if self._ui is not None:
+            self._ui.join(UI_WAIT_S)  # a server still starting must be recorded before it can be stopped
+            down(self.settings)
+
+    def _stop_pipeline_runs(self) -> None:
+        """Stop training runs this demo submitted that are still going (they run in their own session)."""
+        for request in (self.settings.home / "pipelines").glob("*/request.json"):
+            run_dir = request.parent
+            submitted = json.loads(request.read_text()).get("submitted", 0.0)
+            if submitted < self.started_at or (run_dir / "status.json").exists():
+                continue
+            try:
+                os.killpg(int((run_dir / "pid").read_text()), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
