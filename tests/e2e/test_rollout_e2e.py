@@ -59,9 +59,16 @@ class World:
     def state(self) -> dict:
         return rollout_state(self.settings, "iris")
 
+    def state_if_started(self) -> dict:
+        """The rollout state, or {} while the controller has not written its first one yet."""
+        try:
+            return self.state()
+        except FileNotFoundError:
+            return {}
+
     def finished(self, timeout: float = 120) -> dict:
         return wait_for(
-            lambda: (s := self.state())["phase"] in TERMINAL and not s["pending"] and s,
+            lambda: (s := self.state_if_started()).get("phase") in TERMINAL and not s.get("pending") and s,
             timeout=timeout,
             what="the rollout to end",
         )
@@ -216,10 +223,12 @@ def test_a_good_challenger_is_promoted_and_a_killed_controller_resumes_at_the_sa
         starting = world.start_in_background(good, strategy, "--wait")
         try:
             wait_for(
-                lambda: world.state()["weight"] == 25,
+                lambda: world.state_if_started().get("weight") == 25,
                 timeout=120,
                 what="the canary to reach 25%",
-                show=lambda: [(e["kind"], e["weight"], e["reason"]) for e in world.state()["history"]],
+                show=lambda: [
+                    (e["kind"], e["weight"], e["reason"]) for e in world.state_if_started().get("history", [])
+                ],
             )
         finally:
             starting.kill()  # the controller runs in this process: SIGKILL, no clean-up
