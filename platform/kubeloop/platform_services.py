@@ -26,6 +26,7 @@ from kubeloop.settings import Settings
 STATUS_SECTIONS: tuple[str, ...] = (
     "kubeloop.platform_services:registry_status",
     "kubeloop.platform_services:server_status",
+    "kubeloop.local.overview:deployments_status",
 )
 _RECORD = "mlflow-server.json"
 _START_TIMEOUT_S = 240.0  # generous: a loaded machine takes minutes to import the server
