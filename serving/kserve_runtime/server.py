@@ -103,9 +103,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--max-batch-rows", type=int, default=64)
     parser.add_argument("--log-sink-url", default=None, help="CloudEvents collector for prediction logs")
+    parser.add_argument("--no-log-to-store", action="store_true",
+                        help="do not write prediction logs under KUBELOOP_HOME (in a cluster, KServe's "
+                             "request logger sends them to the collector)")
     parser.add_argument("--no-fast-path", action="store_true", help="predict through KServe's FastAPI routes")
     args = parser.parse_args(argv)
     config = RuntimeConfig(deployment=args.deployment, model=args.model, ref=args.ref, host=args.host,
                            port=args.port, workers=args.workers, max_batch_rows=args.max_batch_rows,
-                           log_sink_url=args.log_sink_url)
+                           log_sink_url=args.log_sink_url, log_to_store=not args.no_log_to_store)
     serve(config, fast_path=not args.no_fast_path)

@@ -108,3 +108,5 @@ def test_the_emitted_command_serves_the_registered_version(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+    # In a pod KServe's request logger sends predictions to the collector: the server writes none itself.
+    assert not list((tmp_path / "predictions").rglob("*.jsonl")), "the pod wrote prediction logs locally"

@@ -68,8 +68,7 @@ def server_command(
         port=METRICS_PORT,
         workers=serving.workers,
         max_batch_rows=serving.max_batch_size,
-        # KServe's request logger already sends every request and response to the collector (the
-        # BentoML runtime reads this from its environment; the KServe runtime's flags cannot say it).
+        # KServe's request logger already sends every request and response to the collector.
         log_to_store=False,
     )
     env = {"KUBELOOP_TRACKING_URI": config.tracking_uri, **runtime.to_env()}
@@ -87,7 +86,8 @@ def server_command(
         "--workers": str(runtime.workers),
         "--max-batch-rows": str(runtime.max_batch_rows),
     }
-    return ["python", "-m", KSERVE_MODULE, *(part for flag in flags.items() for part in flag)], env
+    command = ["python", "-m", KSERVE_MODULE, *(part for flag in flags.items() for part in flag)]
+    return [*command, "--no-log-to-store"], env
 
 
 def _runtime_model(deployment: ModelDeployment, *, config: ClusterConfig, version: str) -> dict:
