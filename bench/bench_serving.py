@@ -25,6 +25,8 @@ from pathlib import Path
 
 import httpx
 
+from kubeloop.local.processes import free_port
+
 HERE = Path(__file__).resolve().parent
 MODEL = "iris-classifier"
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -59,13 +61,6 @@ class Result:
     p99_ms: float
     errors: int
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 180.0) -> None:

@@ -12,7 +12,6 @@ import importlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeloop.errors import BackendUnavailable, KubeloopError
+from kubeloop.local.processes import free_port
 from kubeloop.settings import Settings
 
 STATUS_SECTIONS: tuple[str, ...] = (
@@ -71,7 +71,7 @@ def up(settings: Settings, *, port: int = 0) -> ServerRecord:
             "unset KUBELOOP_TRACKING_URI to use it"
         )
     settings.ensure_dirs()
-    chosen = port or _free_port()
+    chosen = port or free_port()
     log = settings.state_dir / "mlflow-server.log"
     command = [
         sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(chosen),
@@ -181,7 +181,4 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+

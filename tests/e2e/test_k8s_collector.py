@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,12 @@ import httpx
 import pytest
 from aiohttp import web
 
+from kubeloop.local.processes import free_port
 from kubeloop.predlog.reader import read_predictions
 
 pytestmark = pytest.mark.e2e
 QUERY = "deployment=iris&model=iris-classifier&version=3&role=champion"
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

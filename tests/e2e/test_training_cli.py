@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from kubeloop.local.processes import free_port
 from kubeloop.registry.mlflow_registry import MlflowRegistry
 from kubeloop.settings import Settings, load_settings
 
@@ -61,11 +61,6 @@ def assert_nothing_registered(home: Path) -> None:
     if (home / "mlflow.db").exists():
         assert MlflowRegistry.from_settings(load_settings({"KUBELOOP_HOME": str(home)})).list_models() == []
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +113,7 @@ def test_a_column_that_cannot_be_encoded_is_named(
 def test_an_unreachable_tracking_server_is_one_line(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port = _free_port()
+    port = free_port()
     code, err = cli(
         tmp_path, capfd, monkeypatch, "pipeline", "run", "training", tracking_uri=f"http://127.0.0.1:{port}"
     )

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from kubeloop.k8s.config import ClusterConfig
 from kubeloop.k8s.kserve import inference_service
+from kubeloop.local.processes import free_port
 from kubeloop.serving.testing import register_iris
 from kubeloop.settings import Settings
 from kubeloop.spec import parse_deployment
@@ -37,11 +37,6 @@ def _container(runtime: str, version: str) -> dict[str, Any]:
     (container,) = isvc["spec"]["predictor"]["containers"]
     return container
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _on_loopback(command: list[str], env: dict[str, str], port: int) -> tuple[list[str], dict[str, str]]:
@@ -84,7 +79,7 @@ def test_the_emitted_command_serves_the_registered_version(
     assert container["image"] == ClusterConfig().model_server_image(runtime)
     pod_env = {e["name"]: e["value"] for e in container["env"]}
     assert pod_env["KUBELOOP_TRACKING_URI"] == ClusterConfig().tracking_uri
-    port = _free_port()
+    port = free_port()
     command, env = _on_loopback(container["command"], pod_env, port)
     # Only the registry moves: the pod's tracking server is this test's SQLite store.
     env |= {"KUBELOOP_TRACKING_URI": registered.tracking_uri, "KUBELOOP_HOME": str(tmp_path),

@@ -25,6 +25,7 @@ from kubeloop.demo.summary import (
 from kubeloop.demo.traffic import Traffic
 from kubeloop.demo.watch import check_window, follow_rollout
 from kubeloop.errors import KubeloopError
+from kubeloop.local.processes import free_port
 from kubeloop.settings import Settings
 from kubeloop.spec import ModelDeployment
 
@@ -46,7 +47,7 @@ def run_demo(settings: Settings, *, fast: bool = False, ui: bool = True) -> Demo
         v1 = _train_champion(settings, data, result)
         if ui:  # after the first run created the store: two processes must not both create its tables
             running.start_ui()
-        deployment = demo_deployment(timing=timing, port=_free_port(), training_data=data.incoming_glob)
+        deployment = demo_deployment(timing=timing, port=free_port(), training_data=data.incoming_glob)
         with step(f"serving v{v1} behind the gateway (KServe runtime)"):
             url = running.serve(deployment, version=v1)
         result.places["predict"] = url
@@ -165,7 +166,4 @@ def _records(settings: Settings) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    from kubeloop.local.processes import free_port
 
-    return free_port()

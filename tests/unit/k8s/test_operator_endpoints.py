@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import socket
 from typing import Any
 
 import httpx
@@ -11,16 +10,11 @@ import pytest
 
 from kubeloop.k8s import operator
 from kubeloop.k8s.config import ENV_PREFIX
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from kubeloop.local.processes import free_port
 
 
 def test_run_serves_operator_metrics_on_the_configured_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    metrics_port, health_port = _free_port(), _free_port()
+    metrics_port, health_port = free_port(), free_port()
     monkeypatch.setenv(ENV_PREFIX + "OPERATOR_METRICS_PORT", str(metrics_port))
     monkeypatch.setenv(ENV_PREFIX + "OPERATOR_HEALTH_PORT", str(health_port))
     seen: dict[str, Any] = {}
