@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from kubeloop.local.processes import free_port
+from kubeloop.local.processes import free_port, wait_ready
 
 HERE = Path(__file__).resolve().parent
 MODEL = "iris-classifier"
@@ -63,18 +62,6 @@ class Result:
 
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before {url} was ready")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} not ready within {timeout}s")
 
 
 @contextmanager
@@ -85,7 +72,7 @@ def server(command: list[str], *, ready_url: str, env: dict[str, str], cwd: Path
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     try:
-        wait_ready(ready_url, process)
+        wait_ready(ready_url, process, timeout=180.0, log_file=log)
         yield
     finally:
         if process.poll() is None:

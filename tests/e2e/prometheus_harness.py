@@ -20,7 +20,7 @@ import httpx
 import yaml
 
 from kubeloop.devtools import PUSHGATEWAY, find_tool
-from kubeloop.local.processes import free_port
+from kubeloop.local.processes import free_port, wait_ready
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,6 @@ class LocalPrometheus:
         return {t["labels"]["job"] for t in targets if t["health"] == "up"}
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{what} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{what} was not ready at {url} after {timeout:.0f}s")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -113,7 +101,7 @@ def local_prometheus(workdir: Path, *, scrape_interval: str = "1s") -> Iterator[
         stdin=subprocess.DEVNULL,
     )
     try:
-        _wait_ready(f"{url}/-/ready", process, "prometheus")
+        wait_ready(f"{url}/-/ready", process, timeout=60, log_file=workdir / "prometheus.log")
         yield LocalPrometheus(url=url, targets_file=targets)
     finally:
         _stop(process)
@@ -133,7 +121,7 @@ def local_pushgateway(workdir: Path) -> Iterator[str]:
         stdin=subprocess.DEVNULL,
     )
     try:
-        _wait_ready(f"{url}/-/ready", process, "pushgateway")
+        wait_ready(f"{url}/-/ready", process, timeout=60, log_file=workdir / "pushgateway.log")
         yield url
     finally:
         _stop(process)

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 
 from kubeloop.k8s.config import ClusterConfig
 from kubeloop.k8s.kserve import inference_service
-from kubeloop.local.processes import free_port
+from kubeloop.local.processes import free_port, wait_ready
 from kubeloop.serving.testing import register_iris
 from kubeloop.settings import Settings
 from kubeloop.spec import parse_deployment
@@ -48,18 +47,6 @@ def _on_loopback(command: list[str], env: dict[str, str], port: int) -> tuple[li
     return local, {key: swap.get(value, value) for key, value in env.items()}
 
 
-def _wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"the server was not ready in {timeout}s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +76,7 @@ def test_the_emitted_command_serves_the_registered_version(
         process = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/v2/health/ready", process, log)
+        wait_ready(f"http://127.0.0.1:{port}/v2/health/ready", process, timeout=120.0, log_file=log)
         answer = httpx.post(f"http://127.0.0.1:{port}/v1/models/iris-classifier:predict",
                             content=json.dumps({"instances": [ROW]}), timeout=10)
         assert answer.status_code == 200, answer.text

@@ -112,12 +112,13 @@ def _spawn(command: list[str], *, env: dict[str, str], log_file: Path) -> subpro
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], *, timeout: float, log_file: Path) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], *, timeout: float,
+               log_file: Path | None = None) -> None:
     """Poll `url` until it answers 200; BackendUnavailable with the log's tail if the process dies first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            tail = log_file.read_text(errors="replace").strip().splitlines()[-3:]
+            tail = log_file.read_text(errors="replace").strip().splitlines()[-3:] if log_file else []
             raise BackendUnavailable(f"server exited with code {process.returncode}: {' | '.join(tail)}")
         try:
             if httpx.get(url, timeout=1.0).status_code == 200:
@@ -126,7 +127,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], *, timeout: float, lo
             pass
         time.sleep(0.2)
     process.terminate()
-    raise BackendUnavailable(f"server at {url} was not ready within {timeout:.0f}s (log: {log_file})")
+    raise BackendUnavailable(f"server at {url} was not ready within {timeout:.0f}s (log: {log_file or '-'})")
 
 
 def start_gateway(settings: Settings, *, port: int | None = None, timeout: float = 30.0) -> ProcessRecord:
