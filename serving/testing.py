@@ -33,6 +33,7 @@ def register_iris(settings: Settings, *, name: str, kind: str = "logreg", seed: 
     from sklearn.linear_model import LogisticRegression
 
     from kubeloop.registry.mlflow_registry import MlflowRegistry
+    from kubeloop.training.tracking import ensure_experiment
 
     settings.ensure_dirs()
     frame = iris_frame()
@@ -43,8 +44,9 @@ def register_iris(settings: Settings, *, name: str, kind: str = "logreg", seed: 
         estimator = LogisticRegression(max_iter=500, C=1.0 + seed)
     estimator.fit(features, target)
     mlflow.set_tracking_uri(settings.tracking_uri)
-    experiment = mlflow.set_experiment("kubeloop-serving")
-    with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
+    experiment_id = ensure_experiment(settings.tracking_uri, "kubeloop-serving",
+                                      artifact_root=settings.artifact_root)
+    with mlflow.start_run(experiment_id=experiment_id) as run:
         info = mlflow.sklearn.log_model(
             estimator, name="model", serialization_format="cloudpickle",
             signature=infer_signature(features, estimator.predict(features)),

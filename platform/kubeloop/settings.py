@@ -47,6 +47,15 @@ class Settings:
         """True when the registry is the embedded SQLite store rather than a tracking server."""
         return self.tracking_uri.startswith("sqlite:")
 
+    @property
+    def artifact_root(self) -> str:
+        """Where new experiments keep artifacts: under home with the local store, else the server's choice.
+
+        MLflow's own default for a SQLite store is `./mlruns` in the working directory, which would
+        scatter model artifacts wherever a command happened to run.
+        """
+        return str(self.artifacts_dir) if self.is_local_store else ""
+
     def ensure_dirs(self) -> Settings:
         """Create the local folders (idempotent) and return self, so callers can chain it."""
         for path in (self.home, self.artifacts_dir, self.logs_dir, self.state_dir, self.reports_dir):

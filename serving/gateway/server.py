@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import os
 import signal
 from pathlib import Path
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--routes-file", type=Path, default=None, help="load routes from and save them to")
     parser.add_argument("--token-file", type=Path, default=None)
     args = parser.parse_args(argv)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` prints where it is stuck
     token = read_token(args.token_file)
     import uvloop
 

@@ -8,11 +8,14 @@ builds its own engine (prediction-log thread, metrics) after the fork.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import multiprocessing
 import os
 import signal
 import socket
+import sys
+import time
 from typing import Any
 
 from kubeloop.serving.core.model import LoadedModel
@@ -70,7 +73,11 @@ def quiet_request_logs() -> None:
 
 def serve(config: RuntimeConfig, *, fast_path: bool = True) -> None:
     """Load, bind, and run `config.workers` workers; SIGTERM stops them all after in-flight requests."""
+    started = time.monotonic()
+    print(f"kubeloop: loading {config.model} {config.ref} from the registry", file=sys.stderr, flush=True)
     model = load_model(config)
+    print(f"kubeloop: loaded version {model.version} in {time.monotonic() - started:.1f}s; "
+          f"{config.workers} worker(s) on {config.host}:{config.port}", file=sys.stderr, flush=True)
     sock = bind(config.host, config.port)
     if config.workers == 1:
         run_worker(config, model, sock, fast_path=fast_path)
@@ -108,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
                              "request logger sends them to the collector)")
     parser.add_argument("--no-fast-path", action="store_true", help="predict through KServe's FastAPI routes")
     args = parser.parse_args(argv)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` prints where it is stuck
     config = RuntimeConfig(deployment=args.deployment, model=args.model, ref=args.ref, host=args.host,
                            port=args.port, workers=args.workers, max_batch_rows=args.max_batch_rows,
                            log_sink_url=args.log_sink_url, log_to_store=not args.no_log_to_store)

@@ -41,9 +41,12 @@ def register_broken(settings: Settings, *, model: str, data: Path) -> str:
     frame = pd.read_csv(data)
     features, target = frame.drop(columns=[DEFAULT_TARGET]), frame[DEFAULT_TARGET]
     estimator = BrokenClassifier(max_iter=1000).fit(features, target)
+    from kubeloop.training.tracking import ensure_experiment
+
     mlflow.set_tracking_uri(settings.tracking_uri)
-    experiment = mlflow.set_experiment("kubeloop-demo")
-    with mlflow.start_run(experiment_id=experiment.experiment_id, run_name="broken-release") as run:
+    experiment_id = ensure_experiment(settings.tracking_uri, "kubeloop-demo",
+                                      artifact_root=settings.artifact_root)
+    with mlflow.start_run(experiment_id=experiment_id, run_name="broken-release") as run:
         info = mlflow.sklearn.log_model(
             estimator,
             name="model",

@@ -39,7 +39,7 @@ def _prepare_training(params: Mapping[str, Any], settings: Settings, run_id: str
     data = config.data or str(default_dataset(settings.home))
     validate_frame(load_table(data), target=config.target, task=config.task, min_rows=config.min_rows)
     check_reachable(settings.tracking_uri)
-    artifact_root = str(settings.artifacts_dir) if settings.is_local_store else ""
+    artifact_root = settings.artifact_root
     ensure_experiment(settings.tracking_uri, config.experiment, artifact_root=artifact_root)
     return {
         **config.as_params(),

@@ -60,7 +60,7 @@ def run_in_process(config: TrainingConfig, *, settings: Settings, pipeline_run: 
     """The training pipeline's steps in this process, without an orchestrator (benchmarks, notebooks)."""
     run_id = pipeline_run or f"inproc-{uuid.uuid4().hex[:12]}"
     data = config.data or str(_default_data(settings))
-    artifact_root = str(settings.artifacts_dir) if settings.is_local_store else ""
+    artifact_root = settings.artifact_root
     with tempfile.TemporaryDirectory(prefix="kubeloop-train-") as scratch:
         work = Path(scratch)
         digest = steps.load_step(data=data, table_out=work / "table.parquet")
