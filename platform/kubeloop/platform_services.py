@@ -78,9 +78,13 @@ def up(settings: Settings, *, port: int = 0) -> ServerRecord:
         "--backend-store-uri", settings.tracking_uri,
         "--default-artifact-root", settings.artifacts_dir.as_uri(), "--workers", "1",
     ]  # fmt: skip
+    # The UI needs no server-side job runner: it would add worker processes that import MLflow and
+    # poll the same SQLite file every minute, competing with the servers and controllers for it.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with log.open("ab") as sink:
         process = subprocess.Popen(
-            command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env=env,
         )
     record = ServerRecord(
         pid=process.pid, port=chosen, url=f"http://127.0.0.1:{chosen}",
