@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from kubeloop.serving.core.engine import REQUEST_ID_HEADER, Answer, Engine
+from kubeloop.serving.core.metrics import exposition, is_multiprocess
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -78,11 +79,16 @@ async def serve_predict(engine: Engine, scope: Scope, receive: Receive, send: Se
 
 
 class PredictMiddleware:
-    """Answers predict routes from the engine; passes every other request to the wrapped app."""
+    """Answers predict routes from the engine; passes every other request to the wrapped app.
+
+    With several workers it also answers `/metrics`, summed over the workers: the wrapped app's own
+    handler would report only the worker that happened to take the scrape.
+    """
 
     def __init__(self, app: ASGIApp, *, engine: Engine) -> None:
         self.app = app
         self.engine = engine
+        self.summed_metrics = is_multiprocess()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route one ASGI event."""
@@ -91,7 +97,18 @@ class PredictMiddleware:
             if found is not None:
                 await serve_predict(self.engine, scope, receive, send, protocol=found[0], model_name=found[1])
                 return
+            if self.summed_metrics and scope["path"] == "/metrics":
+                await send_text(send, exposition())
+                return
         await self.app(scope, receive, send)
+
+
+async def send_text(send: Send, body: bytes) -> None:
+    """A 200 in Prometheus' text format."""
+    headers = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
+               (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def metadata(engine: Engine) -> dict[str, Any]:

@@ -1,17 +1,55 @@
-"""Prometheus metrics of a model server, named as in kubeloop.telemetry.names."""
+"""Prometheus metrics of a model server, named as in kubeloop.telemetry.names.
+
+A server with several forked workers keeps its metrics in prometheus_client's multiprocess mode
+(`enable_multiprocess` before the fork), so a scrape that lands on any one worker reports the sum
+over all of them rather than that worker's share.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from kubeloop.predlog import PredictionLogger
 from kubeloop.telemetry import names
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_DEPTH_HELP = "Prediction-log records waiting"
+_DROPPED_HELP = "Prediction-log records dropped because the queue was full"
+_WRITTEN_HELP = "Prediction-log records written"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LOGGER_SYNC_S = 1.0
+
+
+def enable_multiprocess(directory: Path) -> None:
+    """Keep metric values in files under `directory`, shared by this process and the workers it forks.
+
+    prometheus_client picks its value class when it is imported, which here is before the worker
+    count is known; metrics created after this call (each worker builds its own) use the files.
+    """
+    os.environ[MULTIPROC_ENV] = str(directory)
+    values.ValueClass = values.get_value_class()
+
+
+def is_multiprocess() -> bool:
+    """True in a worker of a multi-worker server."""
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+def exposition() -> bytes:
+    """The text format of every metric: summed over all workers in multiprocess mode."""
+    if not is_multiprocess():
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return generate_latest(registry)
 
 
 class ServerMetrics:
@@ -29,7 +67,9 @@ class ServerMetrics:
                                [*labels, "class"], registry=registry)
         self.values = Histogram(names.PREDICTION_VALUE, "Predicted values (regressors)", labels,
                                 registry=registry)
-        if logger is not None:
+        if logger is not None and is_multiprocess():
+            _LoggerSync(logger, registry=registry).start()
+        elif logger is not None:
             registry.register(_LoggerCollector(logger))
         self._children: dict[tuple[Any, ...], Any] = {}
 
@@ -70,10 +110,37 @@ class _LoggerCollector:
 
     def collect(self) -> Iterator[Any]:
         """The queue depth and the dropped and written totals."""
-        yield GaugeMetricFamily(names.PREDLOG_QUEUE_DEPTH, "Prediction-log records waiting",
-                                value=self._logger.depth)
-        yield CounterMetricFamily(names.PREDLOG_DROPPED_TOTAL.removesuffix("_total"),
-                                  "Prediction-log records dropped because the queue was full",
+        yield GaugeMetricFamily(names.PREDLOG_QUEUE_DEPTH, _DEPTH_HELP, value=self._logger.depth)
+        yield CounterMetricFamily(names.PREDLOG_DROPPED_TOTAL.removesuffix("_total"), _DROPPED_HELP,
                                   value=self._logger.dropped)
-        yield CounterMetricFamily(names.PREDLOG_WRITTEN_TOTAL.removesuffix("_total"),
-                                  "Prediction-log records written", value=self._logger.written)
+        yield CounterMetricFamily(names.PREDLOG_WRITTEN_TOTAL.removesuffix("_total"), _WRITTEN_HELP,
+                                  value=self._logger.written)
+
+
+class _LoggerSync(threading.Thread):
+    """Copies the logger's counters into multiprocess metrics once a second (a collector sees one process)."""
+
+    def __init__(self, logger: PredictionLogger, *, registry: CollectorRegistry) -> None:
+        super().__init__(name="predlog-metrics", daemon=True)
+        self._logger = logger
+        self._depth = Gauge(names.PREDLOG_QUEUE_DEPTH, _DEPTH_HELP, multiprocess_mode="livesum",
+                            registry=registry)
+        self._dropped = Counter(names.PREDLOG_DROPPED_TOTAL.removesuffix("_total"), _DROPPED_HELP,
+                                registry=registry)
+        self._written = Counter(names.PREDLOG_WRITTEN_TOTAL.removesuffix("_total"), _WRITTEN_HELP,
+                                registry=registry)
+        self._seen = (0, 0)
+
+    def run(self) -> None:
+        """Sync until the logger closes, then once more."""
+        while not self._logger.closed.wait(LOGGER_SYNC_S):
+            self.sync()
+        self.sync()
+
+    def sync(self) -> None:
+        """Add what was dropped and written since the last sync; set the depth."""
+        dropped, written = self._logger.dropped, self._logger.written
+        self._dropped.inc(dropped - self._seen[0])
+        self._written.inc(written - self._seen[1])
+        self._seen = (dropped, written)
+        self._depth.set(self._logger.depth)

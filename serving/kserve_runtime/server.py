@@ -11,13 +11,18 @@ import argparse
 import faulthandler
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
+from kubeloop.serving.core.metrics import enable_multiprocess
 from kubeloop.serving.core.model import LoadedModel
 from kubeloop.serving.core.runtime import RuntimeConfig, build_engine, load_model
 
@@ -82,21 +87,49 @@ def serve(config: RuntimeConfig, *, fast_path: bool = True) -> None:
     if config.workers == 1:
         run_worker(config, model, sock, fast_path=fast_path)
         return
+    metrics_dir = Path(tempfile.mkdtemp(prefix="kubeloop-metrics-"))
+    enable_multiprocess(metrics_dir)
+    try:
+        run_workers(config, model, sock, fast_path=fast_path)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def run_workers(config: RuntimeConfig, model: LoadedModel, sock: socket.socket, *, fast_path: bool) -> None:
+    """Fork the workers and wait for them; SIGTERM is passed on, and one dying takes the others down.
+
+    A server missing a worker would answer at reduced capacity with nobody told; exiting lets the
+    supervisor (the local process record, or the pod's restart policy) see it and start a whole one.
+    """
+    from prometheus_client import multiprocess
+
     context = multiprocessing.get_context("fork")
     workers = [context.Process(target=run_worker, args=(config, model, sock), kwargs={"fast_path": fast_path})
                for _ in range(config.workers)]
     for worker in workers:
         worker.start()
+    stopping = lost = False
 
     def forward(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
         for worker in workers:
-            if worker.pid is not None:
+            if worker.is_alive() and worker.pid is not None:
                 os.kill(worker.pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for worker in workers:
-        worker.join()
+    while any(worker.is_alive() for worker in workers):
+        multiprocessing.connection.wait([w.sentinel for w in workers if w.is_alive()])
+        for worker in workers:
+            if worker.exitcode is not None and worker.pid is not None:
+                multiprocess.mark_process_dead(worker.pid)
+        if not stopping and any(worker.exitcode is not None for worker in workers):
+            print("kubeloop: a worker exited; stopping the others", file=sys.stderr, flush=True)
+            lost = True
+            forward(signal.SIGTERM, None)
+    if lost:
+        raise SystemExit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

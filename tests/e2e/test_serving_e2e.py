@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -306,3 +307,16 @@ def test_a_down_shadow_does_not_change_the_callers_status(stack: Stack) -> None:
     bad = httpx.post(f"{stack.gateway.url}/v1/models/iris:predict", content=b"{x")
     assert statuses == {200}
     assert bad.status_code == 400 and "malformed JSON" in bad.json()["error"]
+
+
+def test_both_runtimes_export_requests_and_the_prediction_log_queue(stack: Stack) -> None:
+    for server in (stack.kserve_v1, stack.bento_v1):
+        assert post(v1(server), {"instances": rows(3)}).status_code == 200
+    time.sleep(1.5)  # the prediction log flushes and its counters sync (multiprocess mode) once a second
+
+    for server in (stack.kserve_v1, stack.bento_v1):
+        exported = httpx.get(f"{server.url}/metrics").text
+        written = re.search(r"^kubeloop_predlog_written_total(?:{[^}]*})? (\S+)$", exported, re.MULTILINE)
+        assert 'kubeloop_requests_total{' in exported and 'status="200"' in exported, server.kind
+        assert written and float(written.group(1)) >= 1, f"{server.kind}: no prediction-log counters"
+        assert "kubeloop_predlog_queue_depth" in exported, server.kind

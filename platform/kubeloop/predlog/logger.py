@@ -54,6 +54,11 @@ class PredictionLogger:
         self._thread.start()
 
     @property
+    def closed(self) -> threading.Event:
+        """Set once `close()` has been called."""
+        return self._closed
+
+    @property
     def depth(self) -> int:
         """Records waiting to be flushed."""
         return len(self._pending)
