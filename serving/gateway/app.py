@@ -49,6 +49,18 @@ def _error(status: int, message: str) -> Response:
     return Response(status=status, body=json.dumps({"error": message}).encode(), headers=list(_JSON))
 
 
+def _request_head(route: Route, backend: Backend, role: str, head: str, *, v1: bool) -> bytes | None:
+    """The request line and headers for `backend`, or None when it cannot take this protocol."""
+    path = backend.path(model=route.model, v1=v1)
+    if path is None:
+        return None
+    return f"POST {path} HTTP/1.1\r\n{head}x-kubeloop-role: {role}\r\n".encode("latin-1")
+
+
+def _where(backend: Backend) -> str:
+    return f"backend {backend.url} (version {backend.version})"
+
+
 class GatewayMetrics:
     """The gateway's own Prometheus registry."""
 
@@ -145,17 +157,16 @@ class Gateway:
         request_id = request.headers.get("x-request-id") or new_request_id()
         sticky = request.headers.get(route.sticky_header) if route.sticky_header else None
         backend, role = choose(route, draw=random.random() * 100, sticky_value=sticky)
-        path = f"/v1/models/{route.model}:predict" if v1 else f"/v2/models/{route.model}/infer"
         forwarded = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items()
                             if k not in _HOP_BY_HOP and k != "x-request-id")
-        head = f"POST {path} HTTP/1.1\r\nhost: gateway\r\nx-request-id: {request_id}\r\n{forwarded}"
-        response, refused = await self._forward(backend, role, head, request.body)
+        head = f"host: gateway\r\nx-request-id: {request_id}\r\n{forwarded}"
+        response, refused = await self._forward(route, backend, role, head, request.body, v1=v1)
         if refused and role == CANARY:
             self.metrics.retries.labels(route.deployment).inc()
             backend, role = route.stable, STABLE
-            response, _ = await self._forward(backend, role, head, request.body)
+            response, _ = await self._forward(route, backend, role, head, request.body, v1=v1)
         if route.shadow is not None and should_mirror(route, draw=random.random() * 100):
-            self._enqueue_mirror(route, head, request.body)
+            self._enqueue_mirror(route, head, request.body, v1=v1)
         self.metrics.count(route.deployment, backend.version, role, response.status,
                            time.perf_counter() - started)
         headers = [(k, v) for k, v in response.headers if k not in _HOP_BY_HOP and k != "x-request-id"]
@@ -163,28 +174,35 @@ class Gateway:
                     ("x-kubeloop-version", backend.version)]
         return Response(status=response.status, body=response.body, headers=headers)
 
-    async def _forward(self, backend: Backend, role: str, head: str, body: bytes) -> tuple[Response, bool]:
+    async def _forward(self, route: Route, backend: Backend, role: str, head: str, body: bytes, *,
+                       v1: bool) -> tuple[Response, bool]:
         """The backend's response, and whether it gave none at all (safe to retry elsewhere).
 
         Predictions have no side effects, so a request whose connection was refused, or closed before
         the whole response arrived (a server killed mid-request), may be answered by another backend.
         """
-        data = f"{head}x-kubeloop-role: {role}\r\n".encode("latin-1")
-        where = f"backend {backend.url} (version {backend.version})"
+        data = _request_head(route, backend, role, head, v1=v1)
+        if data is None:
+            refusal = f"{_where(backend)} speaks the {backend.protocol} protocol: send V1 predict requests"
+            return _error(400, refusal), False
         try:
             return await self.pool.request(backend.address, data, body, timeout=self.timeout), False
         except ConnectionRefusedError:
-            return _error(502, f"{where} refused the connection"), True
+            return _error(502, f"{_where(backend)} refused the connection"), True
         except ConnectionResetError:
-            return _error(502, f"{where} closed the connection before answering"), True
+            return _error(502, f"{_where(backend)} closed the connection before answering"), True
         except TimeoutError:
-            return _error(504, f"{where} did not answer in time"), False
+            return _error(504, f"{_where(backend)} did not answer in time"), False
         except OSError as error:
-            return _error(502, f"{where} failed: {error}"), False
+            return _error(502, f"{_where(backend)} failed: {error}"), False
 
-    def _enqueue_mirror(self, route: Route, head: str, body: bytes) -> None:
+    def _enqueue_mirror(self, route: Route, head: str, body: bytes, *, v1: bool) -> None:
+        assert route.shadow is not None
+        data = _request_head(route, route.shadow, SHADOW, head, v1=v1)
+        if data is None:  # the shadow cannot take this protocol; a request it never saw is not a drop
+            return
         try:
-            self._mirror.put_nowait((route, f"{head}x-kubeloop-role: {SHADOW}\r\n".encode("latin-1"), body))
+            self._mirror.put_nowait((route, data, body))
         except asyncio.QueueFull:
             self.mirror_dropped += 1
             self.metrics.mirror_dropped.labels(route.deployment).inc()

@@ -13,6 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 STABLE, CANARY, SHADOW = "champion", "challenger", "shadow"
+# What a backend speaks: KServe's V1/V2 paths (kubeloop's runtimes, KServe, MLServer, Triton), or the
+# MLflow scoring server's single `/invocations` route, which takes the V1 `instances` body as is.
+KSERVE, MLFLOW = "kserve", "mlflow"
+PROTOCOLS = (KSERVE, MLFLOW)
 
 
 class RouteError(ValueError):
@@ -21,10 +25,11 @@ class RouteError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class Backend:
-    """One model server: the version it serves and where it listens (http://host:port)."""
+    """One model server: the version it serves, where it listens (http://host:port), what it speaks."""
 
     version: str
     url: str
+    protocol: str = KSERVE
     # (host, port) to connect to, parsed once rather than on every request.
     address: tuple[str, int] = field(init=False, repr=False, compare=False)
 
@@ -34,13 +39,22 @@ class Backend:
 
     @classmethod
     def parse(cls, data: Any, where: str) -> Backend:
-        """A backend from `{"version": "3", "url": "http://127.0.0.1:8081"}`."""
+        """A backend from `{"version": "3", "url": "http://127.0.0.1:8081"}` (optionally `"protocol"`)."""
         if not isinstance(data, Mapping) or not isinstance(data.get("url"), str):
             raise RouteError(f"{where}: expected an object with 'version' and 'url'")
         parts = urlsplit(data["url"])
         if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
             raise RouteError(f"{where}.url: expected http://host:port, got {data['url']!r}")
-        return cls(version=str(data.get("version", "")), url=data["url"].rstrip("/"))
+        protocol = data.get("protocol", KSERVE)
+        if protocol not in PROTOCOLS:
+            raise RouteError(f"{where}.protocol: expected one of {list(PROTOCOLS)}, got {protocol!r}")
+        return cls(version=str(data.get("version", "")), url=data["url"].rstrip("/"), protocol=protocol)
+
+    def path(self, *, model: str, v1: bool) -> str | None:
+        """The backend's path for a V1 predict or V2 infer request; None when it cannot take that protocol."""
+        if self.protocol == MLFLOW:
+            return "/invocations" if v1 else None
+        return f"/v1/models/{model}:predict" if v1 else f"/v2/models/{model}/infer"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +73,7 @@ class Route:
     def to_json(self) -> dict[str, Any]:
         """The route as the admin API returns it."""
         def backend(b: Backend | None) -> dict[str, str] | None:
-            return None if b is None else {"version": b.version, "url": b.url}
+            return None if b is None else {"version": b.version, "url": b.url, "protocol": b.protocol}
 
         return {"deployment": self.deployment, "model": self.model, "stable": backend(self.stable),
                 "canary": backend(self.canary), "canary_weight": self.canary_weight,

@@ -336,3 +336,29 @@ def test_route_changes_under_load_drop_no_request(harness: Harness) -> None:
     assert changes >= 3
     assert statuses == [200] * len(statuses)
     assert all(stub.seen for stub in stubs)
+
+
+def test_an_mlflow_scoring_backend_gets_v1_bodies_on_invocations(harness: Harness) -> None:
+    stable, shadow = harness.stub("mlflow"), harness.stub("kubeloop")
+    with httpx.Client(base_url=f"http://127.0.0.1:{harness.port}") as client:
+        document = {"model": "iris-classifier", "stable": {**backend(stable, "1"), "protocol": "mlflow"},
+                    "shadow": backend(shadow, "2"), "shadow_percent": 100}
+        assert put_routes(client, "iris", document).json()["stable"]["protocol"] == "mlflow"
+        v1 = client.post("/v1/models/iris:predict", content=b'{"instances": [[1, 2, 3, 4]]}')
+        v2 = client.post("/v2/models/iris/infer", content=b'{"inputs": []}')
+        deadline = time.monotonic() + 5
+        while len(shadow.seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    assert v1.status_code == 200 and v1.json() == {"from": "mlflow"}
+    assert [(r.path, r.body) for r in stable.seen] == [("/invocations", b'{"instances": [[1, 2, 3, 4]]}')]
+    assert v2.status_code == 400 and "speaks the mlflow protocol" in v2.json()["error"]
+    # The shadow speaks V1/V2, so it is mirrored both requests on its own paths.
+    assert [r.path for r in shadow.seen] == ["/v1/models/iris-classifier:predict",
+                                             "/v2/models/iris-classifier/infer"]
+
+
+def test_a_backend_protocol_must_be_known() -> None:
+    stable = {"version": "1", "url": "http://127.0.0.1:1", "protocol": "grpc"}
+    with pytest.raises(RouteError, match=r"stable.protocol: expected one of .*'mlflow'.*got 'grpc'"):
+        parse_route("d", {"model": "m", "stable": stable})
