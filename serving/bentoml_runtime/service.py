@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from kubeloop.serving.core.asgi import Receive, Scope, Send, metadata, serve_predict
 from kubeloop.serving.core.engine import Engine
-from kubeloop.serving.core.runtime import ENV_PREFIX, RuntimeConfig, build_engine, load_model
+from kubeloop.serving.core.runtime import ENV_PREFIX, RuntimeConfig, build_engine, load_model, settle_heap
 
 # One service instance per worker process; the mounted app reaches its engine here.
 _ENGINES: list[Engine] = []
@@ -89,6 +89,7 @@ class KubeloopService:
         config = RuntimeConfig.from_env()
         self.engine = build_engine(config, load_model(config))
         _ENGINES.append(self.engine)
+        settle_heap()
 
     @bentoml.api(route="/predict")
     async def predict(self, ctx: bentoml.Context, instances: list[Any] | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import warnings
 from collections.abc import Mapping
@@ -78,3 +79,14 @@ def build_engine(config: RuntimeConfig, model: LoadedModel, *, settings: Setting
                             logger=logger)
     return Engine(model, deployment=config.deployment, logger=logger, metrics=metrics,
                   max_batch_rows=config.max_batch_rows)
+
+
+def settle_heap() -> None:
+    """Collect once, then freeze what is left (the libraries and the model) out of the collector's reach.
+
+    The imports and the model leave about a million long-lived objects; every full collection walked
+    them all, a pause of 100-200 ms that put 1% of requests under load at 80 ms or more. Frozen,
+    collections scan only the requests' own garbage.
+    """
+    gc.collect()
+    gc.freeze()

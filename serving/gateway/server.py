@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import faulthandler
+import gc
 import os
 import signal
 from pathlib import Path
@@ -44,6 +45,9 @@ async def serve(*, host: str, port: int, token: str, routes_file: Path | None, g
         loop.add_signal_handler(sig, stop.set)
     if ready is not None:
         ready.set()
+    # As in the model servers: full collections then skip the long-lived objects of start-up.
+    gc.collect()
+    gc.freeze()
     try:
         await stop.wait()
     finally:

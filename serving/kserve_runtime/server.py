@@ -24,7 +24,7 @@ from typing import Any
 
 from kubeloop.serving.core.metrics import enable_multiprocess
 from kubeloop.serving.core.model import LoadedModel
-from kubeloop.serving.core.runtime import RuntimeConfig, build_engine, load_model
+from kubeloop.serving.core.runtime import RuntimeConfig, build_engine, load_model, settle_heap
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -50,6 +50,7 @@ def run_worker(config: RuntimeConfig, model: LoadedModel, sock: socket.socket, *
     from kubeloop.serving.kserve_runtime.model import KubeloopModel
 
     engine = build_engine(config, model)
+    settle_heap()
     server = kserve.ModelServer(http_port=config.port, workers=1, enable_grpc=False,
                                 enable_latency_logging=False)
     server.register_model(KubeloopModel(model.name, engine=engine))
