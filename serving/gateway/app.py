@@ -81,6 +81,13 @@ class GatewayMetrics:
                             ["deployment", "version", "role"], registry=self.registry)
         self._children: dict[tuple[str, ...], tuple[Any, Any]] = {}
 
+    def declare(self, route: Route) -> None:
+        """Create the route's drop and retry counters at 0 once it can drop or retry (panels show 0)."""
+        if route.shadow is not None:
+            self.mirror_dropped.labels(route.deployment)
+        if route.canary is not None:
+            self.retries.labels(route.deployment)
+
     def count(self, deployment: str, version: str, role: str, status: int | str, seconds: float) -> None:
         """One answered request; label children are kept because labels() costs more than the proxying."""
         key = (deployment, version, role, str(status))
@@ -254,6 +261,7 @@ class Gateway:
                                      (SHADOW, route.shadow, route.shadow_percent)):
             if backend is not None:
                 self.metrics.weight.labels(route.deployment, backend.version, role).set(value)
+        self.metrics.declare(route)
 
     def _remove(self, deployment: str) -> None:
         self.routes.pop(deployment, None)

@@ -1,13 +1,12 @@
 """A real Prometheus server (and Pushgateway) on loopback for end-to-end tests, with file-based discovery
-so targets that appear mid-test (a challenger's server) are scraped within a second; plus steady traffic
-and the CLI, as a user drives them."""
+fed by a thread that follows a KUBELOOP_HOME's process records, so the servers, the gateway and the
+rollout controllers that a run starts and stops are scraped within a second of appearing; and the
+dashboards' panel queries, as Grafana would send them."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -19,8 +18,14 @@ from typing import Any
 import httpx
 import yaml
 
+from kubeloop.controller.local import controller_records
 from kubeloop.devtools import PUSHGATEWAY, find_tool
+from kubeloop.local import processes
 from kubeloop.local.processes import free_port, wait_ready
+from kubeloop.settings import Settings
+
+DASHBOARDS = Path(__file__).resolve().parents[2] / "charts" / "kubeloop" / "dashboards"
+GRAFANA_VARIABLES = {"$__rate_interval": "5s", "$__range": "5m", "$deployment": ".*"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,71 @@ class LocalPrometheus:
         return {t["labels"]["job"] for t in targets if t["health"] == "up"}
 
 
+class Discovery:
+    """A thread rewriting Prometheus' targets from a home's process records until the block ends.
+
+    Jobs: `gateway`, `model-server`, `rollout-controller` (each from its record, live ones only) and
+    the `pushgateway` given. `seen` keeps every address each job ever had; `error` what stopped it.
+    """
+
+    def __init__(
+        self, prometheus: LocalPrometheus, settings: Settings, *, pushgateway: str, period: float = 0.25
+    ) -> None:
+        self.prometheus, self.settings, self.period = prometheus, settings, period
+        self.pushgateway = pushgateway.removeprefix("http://")
+        self.seen: dict[str, set[str]] = {}
+        self.error: Exception | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prometheus-discovery", daemon=True)
+
+    def __enter__(self) -> Discovery:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def targets(self) -> dict[str, list[str]]:
+        """What runs now, by job."""
+        gateway = processes.gateway_record(self.settings)
+        return {
+            "gateway": [f"127.0.0.1:{gateway.port}"] if gateway else [],
+            "model-server": [
+                f"127.0.0.1:{r.port}" for r in processes.server_records(self.settings) if r.alive()
+            ],
+            "rollout-controller": [f"127.0.0.1:{r.port}" for r in controller_records(self.settings)],
+            "pushgateway": [self.pushgateway],
+        }
+
+    def _run(self) -> None:
+        written: dict[str, list[str]] = {}
+        while not self._stop.is_set():
+            try:
+                current = self.targets()
+                if current != written:
+                    self.prometheus.set_targets(current)
+                    written = current
+                    for job, addresses in current.items():
+                        self.seen.setdefault(job, set()).update(addresses)
+            except Exception as error:  # noqa: BLE001 - kept for the test to report; discovery stops
+                self.error = error
+                return
+            self._stop.wait(self.period)
+
+
+def panel_queries() -> list[tuple[str, str, str]]:
+    """(dashboard, panel title, PromQL with Grafana's variables filled in) for every panel target."""
+    found = []
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        board = json.loads(path.read_text())
+        for panel in board["panels"]:
+            for target in panel["targets"]:
+                expr = target["expr"]
+                for variable, value in GRAFANA_VARIABLES.items():
+                    expr = expr.replace(variable, value)
+                found.append((board["title"], panel["title"], expr))
+    return found
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -137,53 +207,3 @@ def wait_for(predicate: Any, *, timeout: float, what: str, poll: float = 0.5) ->
             return value
         time.sleep(poll)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-def run_cli(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """The `kubeloop` CLI, as a user runs it (in the test's environment)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "kubeloop", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if check and done.returncode != 0:
-        raise AssertionError(f"kubeloop {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return done
-
-
-class Traffic:
-    """Iris predictions at a bounded rate from one thread until the block ends; answers are counted."""
-
-    def __init__(self, url: str, *, rate: float = 30.0) -> None:
-        self.url, self.period = url, 1.0 / rate
-        self.statuses: dict[int, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Traffic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    @property
-    def total(self) -> int:
-        return sum(self.statuses.values())
-
-    def _run(self) -> None:
-        from kubeloop.serving.testing import IRIS_COLUMNS, iris_frame
-
-        rows = iris_frame()[list(IRIS_COLUMNS)].to_dict("records")
-        with httpx.Client(timeout=30) as client:
-            for index in itertools.count():
-                if self._stop.wait(self.period):
-                    return
-                try:
-                    status = client.post(self.url, json={"instances": [rows[index % len(rows)]]}).status_code
-                except httpx.HTTPError:
-                    status = 599
-                self.statuses[status] = self.statuses.get(status, 0) + 1

@@ -1,4 +1,11 @@
-"""`kubeloop demo --fast` as a user runs it; then the registry, prediction logs and rollouts are checked."""
+"""`kubeloop demo --fast` as a user runs it, watched by a real Prometheus on loopback: then the registry,
+prediction logs and rollouts are checked, and every dashboard panel's query must return data.
+
+The demo runs once for the module. A Pushgateway takes the drift job's metrics
+(KUBELOOP_PUSHGATEWAY_URL), and a discovery thread points Prometheus at the gateway, the model servers
+and the rollout controllers as the demo starts and stops them (from the records they leave in the
+demo's home), so the dashboards see what an SRE would see during the run.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,21 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from prometheus_harness import (
+    Discovery,
+    LocalPrometheus,
+    local_prometheus,
+    local_pushgateway,
+    panel_queries,
+    wait_for,
+)
 
-from kubeloop.controller.local import live_pid
+from kubeloop.controller.local import controller_records, live_pid
 from kubeloop.demo.config import DEPLOYMENT, MODEL
 from kubeloop.drift.state import load_state, state_path
 from kubeloop.local import processes
@@ -25,32 +42,68 @@ from kubeloop.registry.names import (
 )
 from kubeloop.rollout.state import Phase
 from kubeloop.rollout.store import StateStore
-from kubeloop.settings import Settings
+from kubeloop.settings import HOME_ENV, PUSHGATEWAY_ENV, TRACKING_ENV, Settings, load_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
+JOBS = {"gateway", "model-server", "rollout-controller", "pushgateway"}
+
+
+@dataclass(frozen=True)
+class Watched:
+    """The demo's run and what Prometheus saw of it, from `start` to `end` (epoch seconds)."""
+
+    settings: Settings
+    output: str
+    seconds: float
+    prometheus: LocalPrometheus
+    start: float
+    end: float
+    seen: dict[str, set[str]]
+
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str, float]:
-    home = tmp_path_factory.mktemp("demo") / "home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KUBELOOP_HOME", str(home))
-        patch.delenv("KUBELOOP_TRACKING_URI", raising=False)
+def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched]:
+    workdir = tmp_path_factory.mktemp("demo")
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        local_pushgateway(workdir) as pushgateway,
+        local_prometheus(workdir / "prometheus") as prometheus,
+    ):
+        patch.setenv(HOME_ENV, str(workdir / "home"))
+        patch.setenv(PUSHGATEWAY_ENV, pushgateway)
+        patch.delenv(TRACKING_ENV, raising=False)
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        from kubeloop.settings import load_settings
-
         settings = load_settings()
-        started = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, "-m", "kubeloop", "demo", "--fast"],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-            stdin=subprocess.DEVNULL,
+        with Discovery(prometheus, settings, pushgateway=pushgateway) as discovery:
+            wait_for(lambda: "pushgateway" in prometheus.active_jobs(), timeout=30, what="a first scrape")
+            start, started = time.time(), time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-m", "kubeloop", "demo", "--fast"],
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+            seconds = time.monotonic() - started
+            time.sleep(2)  # the Pushgateway's last push, scraped
+        assert done.returncode == 0, f"kubeloop demo --fast failed:\n{done.stderr[-3000:]}"
+        assert discovery.error is None, f"target discovery failed: {discovery.error!r}"
+        yield Watched(
+            settings=settings,
+            output=done.stdout + done.stderr,
+            seconds=seconds,
+            prometheus=prometheus,
+            start=start,
+            end=time.time(),
+            seen=discovery.seen,
         )
-    assert done.returncode == 0, f"kubeloop demo --fast failed:\n{done.stderr[-3000:]}"
-    return settings, done.stdout + done.stderr, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def demo(watched: Watched) -> tuple[Settings, str, float]:
+    return watched.settings, watched.output, watched.seconds
 
 
 def test_v2_is_champion_and_the_broken_v3_was_rolled_back(demo: tuple[Settings, str, float]) -> None:
@@ -108,6 +161,36 @@ def test_everything_it_started_is_stopped_and_the_summary_printed(demo: tuple[Se
     assert processes.gateway_record(settings) is None
     assert not [r for r in processes.server_records(settings, DEPLOYMENT) if r.alive()]
     assert running_server(settings) is None and live_pid(settings, DEPLOYMENT) is None
+    assert controller_records(settings) == []
     assert "every decision, with its reason" in output and "mlflow ui" in output
     assert Path(settings.logs_dir).is_dir()
     print(f"kubeloop demo --fast took {seconds:.0f}s")
+
+
+def test_prometheus_scraped_the_processes_the_demo_started(watched: Watched) -> None:
+    def instances(expr: str) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for series in watched.prometheus.query_range(expr, start=watched.start, end=watched.end, step="1s"):
+            found.setdefault(series["metric"]["job"], set()).add(series["metric"]["instance"])
+        return found
+
+    seen, up = watched.seen, instances("up == 1")
+    # Every process recorded itself with its port: one server per version, one controller per rollout.
+    assert len(seen["model-server"]) == 3 and len(seen["rollout-controller"]) == 2, seen
+    assert JOBS <= set(up), f"jobs never scraped: {JOBS - set(up)}"
+    assert all(up[job] <= seen[job] for job in up), (up, seen)
+    # Prometheus applies target changes in 5 s batches: v3's controller (a rollback ~3 s after its
+    # start) may end before its first scrape; v2's (alive through keepPreviousWarm) is scraped.
+    exported = instances("kubeloop_rollout_phase").get("rollout-controller", set())
+    assert exported and exported <= seen["rollout-controller"], f"rollout metrics from {exported}"
+    printed = [a for a in seen["rollout-controller"] if f"{a}/metrics" in watched.output]
+    assert sorted(printed) == sorted(seen["rollout-controller"]), "the demo lists its controllers"
+
+
+def test_every_dashboard_panel_returns_data(watched: Watched) -> None:
+    empty = [
+        f"{dashboard} / {title}: {expr}"
+        for dashboard, title, expr in panel_queries()
+        if not watched.prometheus.query_range(expr, start=watched.start, end=watched.end, step="2s")
+    ]
+    assert not empty, "panels without data:\n" + "\n".join(empty)

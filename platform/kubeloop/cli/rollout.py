@@ -50,16 +50,22 @@ def start(
     else:
         pid = _spawn_controller(settings, deployment)
         console.print(
-            f"controller running as pid {pid}; follow it with `kubeloop rollout status {deployment}`"
+            f"controller running as pid {pid}; follow it with `kubeloop rollout status {deployment}` "
+            "(`kubeloop status` shows its metrics endpoint)"
         )
 
 
 @rollout_app.command("run")
 def run(
     deployment: str = typer.Argument(..., help="The deployment whose rollout to drive."),
-    metrics_port: int = typer.Option(0, "--metrics-port", help="Serve the rollout metrics on this port."),
+    metrics_port: int = typer.Option(
+        0, "--metrics-port", help="Serve the rollout metrics on this loopback port (0: any free port)."
+    ),
 ) -> None:
-    """Run the controller loop for DEPLOYMENT until its rollout ends (resumes from the state file)."""
+    """Run the controller loop for DEPLOYMENT until its rollout ends (resumes from the state file).
+
+    Its metrics are served on loopback for as long as it runs; `kubeloop status` shows where.
+    """
     _run_here(load_settings().ensure_dirs(), deployment, metrics_port=metrics_port)
 
 
@@ -92,6 +98,7 @@ def status(
                 "lastDecision": last,
                 "pending": len(state.pending),
                 "controllerPid": controller,
+                "controllerMetrics": _controller_metrics(settings, deployment),
             }
         )
         return
@@ -109,6 +116,9 @@ def status(
             highlight=False,
         )
     console.print(f"last decision: {last}", highlight=False)
+    metrics = _controller_metrics(settings, deployment)
+    if controller is not None and metrics is not None:
+        console.print(f"controller pid {controller}, metrics on {metrics}", highlight=False)
     if not state.phase.terminal and controller is None:
         console.print(
             f"[yellow]no controller is running[/]: resume it with `kubeloop rollout run {deployment}`"
@@ -204,20 +214,37 @@ def _run_here(settings, deployment: str, *, metrics_port: int = 0) -> None:  # t
 
     from kubeloop.controller import local
     from kubeloop.controller.telemetry import RolloutMetrics
+    from kubeloop.local import processes
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    telemetry = RolloutMetrics()
+    try:
+        server, _ = start_http_server(metrics_port, addr="127.0.0.1", registry=telemetry.registry)
+    except OSError as error:
+        raise KubeloopError(f"cannot serve the rollout metrics on port {metrics_port}: {error}") from error
     pid_file = local.pid_file(settings, deployment)
     pid_file.write_text(str(os.getpid()))
-    telemetry = RolloutMetrics()
-    if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1", registry=telemetry.registry)
+    record = local.record_file(settings, deployment)
+    processes.write_record(
+        record,
+        processes.ProcessRecord(
+            kind="rollout-controller",
+            pid=os.getpid(),
+            port=int(server.server_port),
+            deployment=deployment,
+            started_at=time.time(),
+        ),
+    )
     try:
         with local.running_controller(settings, deployment, telemetry=telemetry) as controller:
             state = controller.run(deployment, stop=stop)
     finally:
+        record.unlink(missing_ok=True)
         pid_file.unlink(missing_ok=True)
+        server.shutdown()
+        server.server_close()
     console.print(
         f"rollout on {deployment!r} is {state.phase.value}: "
         f"{state.history[-1].reason if state.history else ''}",
@@ -244,6 +271,13 @@ def _controller_pid(settings, deployment: str) -> int | None:  # type: ignore[no
     from kubeloop.controller import local
 
     return local.live_pid(settings, deployment)
+
+
+def _controller_metrics(settings, deployment: str) -> str | None:  # type: ignore[no-untyped-def]
+    from kubeloop.controller import local
+
+    records = local.controller_records(settings, deployment)
+    return f"{records[0].url}/metrics" if records else None
 
 
 def _fmt(value: float | None) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -22,6 +23,9 @@ from kubeloop.errors import SpecError
 from kubeloop.metricsources.base import MetricSource
 from kubeloop.settings import Settings
 from kubeloop.spec import RolloutSpec
+
+if TYPE_CHECKING:
+    from kubeloop.local.processes import ProcessRecord
 
 # Prediction logs reach the store in batches (every 0.2 s); reading the window this much later
 # keeps records still in flight from being missed by both this window and the next.
@@ -161,6 +165,22 @@ def live_pid(settings: Settings, deployment: str) -> int | None:
     except PermissionError:
         return pid
     return pid
+
+
+def record_file(settings: Settings, deployment: str) -> Path:
+    """Where a running controller records its pid and the loopback port its metrics are served on."""
+    path = settings.state_dir / "rollouts" / "controllers" / f"{deployment}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def controller_records(settings: Settings, deployment: str | None = None) -> list[ProcessRecord]:
+    """The records of the live controllers (of one deployment, or all), for status and scrape targets."""
+    from kubeloop.local.processes import read_record
+
+    root = settings.state_dir / "rollouts" / "controllers"
+    paths = [record_file(settings, deployment)] if deployment else sorted(root.glob("*.json"))
+    return [r for r in (read_record(p) for p in paths) if r is not None]
 
 
 def _prediction_reader(settings: Settings, deployment: str):  # type: ignore[no-untyped-def]

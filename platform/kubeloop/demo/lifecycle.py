@@ -18,6 +18,7 @@ from kubeloop.settings import Settings
 from kubeloop.spec import ModelDeployment
 
 UI_WAIT_S = 240.0
+CONTROLLER_WAIT_S = 10.0
 
 
 class Processes:
@@ -30,6 +31,7 @@ class Processes:
         self.ui_error: str | None = None
         self._ui: threading.Thread | None = None
         self._previous_term: object = None
+        self._endpoints: dict[str, None] = {}  # insertion-ordered set: processes come and go
 
     def __enter__(self) -> Processes:
         # SIGTERM ends the demo as Ctrl-C does, so the same clean-up runs.
@@ -79,10 +81,23 @@ class Processes:
         return f"{gateway.url}/v1/models/{deployment.name}:predict"
 
     def metrics_endpoints(self) -> list[str]:
-        """The Prometheus endpoints of the gateway and of each live model server."""
-        from kubeloop.controller.local import metrics_targets
+        """The Prometheus endpoints seen so far: the gateway, each model server and rollout controller."""
+        from kubeloop.controller.local import controller_records, metrics_targets
 
-        return metrics_targets(self.settings, self.deployment)
+        live = metrics_targets(self.settings, self.deployment) + [
+            f"{r.url}/metrics" for r in controller_records(self.settings, self.deployment)
+        ]
+        self._endpoints.update(dict.fromkeys(live))
+        return list(self._endpoints)
+
+    def note_controller(self, *, timeout: float = CONTROLLER_WAIT_S) -> None:
+        """Add the endpoint of the rollout controller just started (it records itself once serving)."""
+        from kubeloop.controller.local import controller_records
+
+        deadline = time.monotonic() + timeout
+        while not controller_records(self.settings, self.deployment) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.metrics_endpoints()
 
     def stop_all(self) -> None:
         """Stop the rollout controller, the model servers, the gateway and the UI this demo started."""

@@ -55,9 +55,10 @@ def run_demo(settings: Settings, *, fast: bool = False, ui: bool = True) -> Demo
         with Traffic(url, rows=_rows(data, shifted=False), rate=timing.rate, threads=4) as traffic:
             v2 = _drift_and_retrain(settings, deployment, data, traffic, timing, result)
             # The drift loop started v2's rollout itself (autoRollout); v3's is started here.
-            _roll_out(settings, version=v2, timing=timing, result=result, what="retrained v2", start=False)
+            _roll_out(running, version=v2, timing=timing, result=result, what="retrained v2", start=False)
             v3 = _register_broken(settings, data)
-            _roll_out(settings, version=v3, timing=timing, result=result, what="broken v3", start=True)
+            _roll_out(running, version=v3, timing=timing, result=result, what="broken v3", start=True)
+            result.places["metrics"] = ", ".join(running.metrics_endpoints())
         console.print(
             f"traffic: {traffic.total} requests, {traffic.failed} failed, answered by "
             + ", ".join(f"v{v}: {n}" for v, n in sorted(traffic.by_version.items())),
@@ -128,13 +129,15 @@ def _register_broken(settings: Settings, data: DemoData) -> str:
 
 
 def _roll_out(
-    settings: Settings, *, version: str, timing: Timings, result: DemoRun, what: str, start: bool
+    running: Processes, *, version: str, timing: Timings, result: DemoRun, what: str, start: bool
 ) -> None:
     from kubeloop.drift.loop import rollout_via_cli
 
+    settings = running.settings
     if start:
         with step(f"starting the rollout of {what}"):
             rollout_via_cli(settings, DEPLOYMENT)(version)
+    running.note_controller()  # the rollout goes on meanwhile; this only lists its metrics endpoint
     console.print(f"  rollout of {what}: shadow, then canary steps {list(timing.canary_steps)}")
     state = follow_rollout(settings, DEPLOYMENT, version=version, timeout=timing.rollout_timeout)
     result.decisions.extend(rollout_decisions(state))
@@ -164,6 +167,3 @@ def _records(settings: Settings) -> dict[str, str]:
         "prediction logs": str(settings.logs_dir),
         "registry": f"kubeloop models show {MODEL} (reopen the UI with `kubeloop up`)",
     }
-
-
-

@@ -143,6 +143,7 @@ def run_drift_job(
     version, result, uri = _check(job, deployment, now, window, messages)
     model = deployment.spec.model.name
     job.metrics.record(deployment=deployment.name, model=model, version=version or "", result=result, now=now)
+    job.metrics.declare(deployment=deployment.name, pipeline=spec.pipeline)
     push = (
         job.metrics.push(url=job.pushgateway_url, deployment=deployment.name) if job.pushgateway_url else None
     )
@@ -195,4 +196,8 @@ def run_drift_job(
         save_state(path, state)
     except OSError as error:
         messages.append(f"could not save the drift state {path}: {error}")
-    return replace(outcome, decision=decision, trail=trail, messages=tuple(messages))
+    if trail is not None and job.pushgateway_url:  # the retrain and run counts, pushed after the verdict
+        push = job.metrics.push(url=job.pushgateway_url, deployment=deployment.name)
+        if not push.ok and push.message not in messages:
+            messages.append(push.message)
+    return replace(outcome, push=push, decision=decision, trail=trail, messages=tuple(messages))

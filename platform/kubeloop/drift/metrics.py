@@ -15,6 +15,7 @@ from kubeloop.telemetry import names
 
 PREDICTION_FEATURE = "__prediction__"
 PUSH_JOB = "kubeloop-drift"
+RETRAIN_REASON = "drift"  # the reason label of the retrains the policy starts
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +94,11 @@ class DriftMetrics:
                 series.append((self.score, (*base, name)))
         self.last_run.labels(deployment).set(now)
         self._series[deployment] = series
+
+    def declare(self, *, deployment: str, pipeline: str) -> None:
+        """Create the retrain and pipeline-run counters at 0: a dashboard shows 0 rather than nothing."""
+        self.retrains.labels(deployment, RETRAIN_REASON)
+        self.pipeline_runs.labels(pipeline, "submitted")
 
     def count_retrain(self, *, deployment: str, reason: str) -> None:
         """Count one training run started by the policy."""

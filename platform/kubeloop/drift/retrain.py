@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
+from kubeloop.drift.metrics import RETRAIN_REASON
 from kubeloop.drift.policy import RetrainDecision
 from kubeloop.drift.state import DriftState, TrailEntry
 from kubeloop.spec import ModelDeployment
@@ -108,7 +109,7 @@ def start_retrain(
         pipeline=spec.pipeline,
         run_id=run.run_id,
     )
-    job.metrics.count_retrain(deployment=deployment.name, reason="drift")
+    job.metrics.count_retrain(deployment=deployment.name, reason=RETRAIN_REASON)
     job.metrics.count_pipeline_run(pipeline=spec.pipeline, state="submitted")
     _tag(job, deployment.spec.model.name, version, trail, messages)
     if job.wait_timeout > 0:

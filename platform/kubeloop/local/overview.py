@@ -1,4 +1,4 @@
-"""What `kubeloop status` shows of each local deployment: servers, routes, rollout and retrain trail."""
+"""What `kubeloop status` shows of each local deployment: servers, routes, rollout and controller, trail."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def _deployment(settings: Settings, name: str) -> dict[str, Any]:
         "servers": servers,
         "routes": _routes(settings, name),
         "rollout": _rollout(settings, name),
+        "controller": _controller(settings, name),
         "drift": _drift(settings, name),
     }
 
@@ -56,6 +57,14 @@ def _rollout(settings: Settings, name: str) -> dict[str, Any] | None:
         "weight": state.weight,
         "last_decision": None if last is None else {"kind": last.kind, "reason": last.reason},
     }
+
+
+def _controller(settings: Settings, name: str) -> dict[str, Any] | None:
+    """The running rollout controller, with where Prometheus can scrape it."""
+    from kubeloop.controller.local import controller_records
+
+    records = controller_records(settings, name)
+    return {"pid": records[0].pid, "metrics": f"{records[0].url}/metrics"} if records else None
 
 
 def _drift(settings: Settings, name: str) -> dict[str, Any] | None:

@@ -96,6 +96,17 @@ def gateway_record(settings: Settings) -> ProcessRecord | None:
     return record if record is not None and record.alive() else None
 
 
+def write_record(path: Path, record: ProcessRecord) -> None:
+    """Record another kind of local process (a rollout controller) where its owner keeps such records."""
+    _write(path, record)
+
+
+def read_record(path: Path) -> ProcessRecord | None:
+    """A record written by `write_record` when its process is alive, else None."""
+    record = _read(path)
+    return record if record is not None and record.alive() else None
+
+
 def gateway_token(settings: Settings) -> str:
     """The admin token of this home's gateway, created (mode 600) on first use."""
     path = serving_dir(settings) / "gateway.token"

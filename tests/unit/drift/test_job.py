@@ -10,6 +10,7 @@ import pytest
 
 from kubeloop.drift.check import Reference
 from kubeloop.drift.job import DriftJob, run_drift_job, window_frame
+from kubeloop.drift.metrics import DriftMetrics, PushOutcome
 from kubeloop.drift.state import load_state, state_path
 from kubeloop.spec import ModelDeployment, parse_deployment
 
@@ -243,3 +244,34 @@ def test_a_check_that_raises_is_a_failed_result(tmp_path: Path, store: FakeStore
     assert outcome.result.status == "failed"
     assert outcome.result.rows == 400
     assert outcome.decision is not None and not outcome.decision.fire
+
+
+class RecordingMetrics(DriftMetrics):
+    """Drift metrics whose pushes are kept (the exposition at each push) instead of sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pushed: list[str] = []
+
+    def push(self, *, url: str, deployment: str, timeout: float = 5.0) -> PushOutcome:
+        """Keep what would have been pushed."""
+        self.pushed.append(self.exposition())
+        return PushOutcome(ok=True, message=f"pushed to {url}")
+
+
+def test_counters_are_pushed_at_zero_and_again_after_a_retrain(tmp_path: Path, store: FakeStore) -> None:
+    metrics = RecordingMetrics()
+    times = [HOUR, 2 * HOUR]
+    windows = {t: logs(400, shift=0.5, seed=int(t)) for t in times}
+    job = make_job(tmp_path, store, windows, runner=FakeRunner(), metrics=metrics,
+                   pushgateway_url="http://pushgateway", wait_timeout=60.0)
+
+    outcomes = [run_drift_job(job, deployment=deployment(), now=t) for t in times]
+
+    assert [o.decision.fire for o in outcomes if o.decision] == [False, True]
+    first, before_retrain, after_retrain = metrics.pushed
+    for zero in ('kubeloop_retrains_total{deployment="iris",reason="drift"} 0.0',
+                 'kubeloop_pipeline_runs_total{pipeline="training",state="submitted"} 0.0'):
+        assert zero in first and zero in before_retrain
+    assert 'kubeloop_retrains_total{deployment="iris",reason="drift"} 1.0' in after_retrain
+    assert 'kubeloop_pipeline_runs_total{pipeline="training",state="succeeded"} 1.0' in after_retrain
