@@ -18,7 +18,7 @@ import pandas as pd
 
 from kubeloop.drift import stattests
 from kubeloop.drift.methods import choose_method, default_method
-from kubeloop.drift.profile import OTHER, build_profile, category_counts
+from kubeloop.drift.profile import build_profile, category_counts, fold_counts
 from kubeloop.drift.results import DriftResult, FeatureDrift, undecided
 from kubeloop.predlog.schema import PREDICTION
 from kubeloop.spec import DriftSpec
@@ -58,12 +58,8 @@ def _reference_counts(
     entry: Mapping[str, Any], current: dict[str, int]
 ) -> tuple[dict[str, int], dict[str, int]]:
     reference = dict(entry["counts"])
-    if OTHER in reference:  # the profile folded rare categories: fold the window's unknown ones alike
-        folded: dict[str, int] = {}
-        for key, count in current.items():
-            target = key if key in reference else OTHER
-            folded[target] = folded.get(target, 0) + count
-        current = folded
+    if entry.get("hashed"):  # the profile folded its many categories: fold the window's alike
+        current = fold_counts(current, int(entry["hashed"]))
     return reference, current
 
 

@@ -37,8 +37,11 @@ def rollout_via_cli(settings: Settings, deployment: str, *, timeout: float = 300
         said = (done.stdout + done.stderr).strip().splitlines()
         if done.returncode != 0:
             # The CLI already prefixed its message with "error: "; the caller's handler adds its own.
-            raise KubeloopError(said[-1].removeprefix("error: ") if said else
-                                f"kubeloop rollout start exited {done.returncode}")
+            raise KubeloopError(
+                said[-1].removeprefix("error: ")
+                if said
+                else f"kubeloop rollout start exited {done.returncode}"
+            )
         return said[0] if said else f"rollout of version {version} started"
 
     return start

@@ -84,10 +84,26 @@ def contingency_pvalue(reference: Mapping[str, int], current: Mapping[str, int])
     """Two-sample chi-square p-value on the 2 x K table of category counts (categories seen anywhere)."""
     keys = sorted(set(reference) | set(current))
     table = np.array([[reference.get(k, 0) for k in keys], [current.get(k, 0) for k in keys]], dtype=float)
-    table = table[:, table.sum(axis=0) > 0]
+    table = _merge_sparse_columns(table[:, table.sum(axis=0) > 0])
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         return 1.0
     return float(stats.chi2_contingency(table, correction=False)[1])
+
+
+def _merge_sparse_columns(table: np.ndarray, *, min_expected: float = 5.0) -> np.ndarray:
+    """Categories expected fewer than min_expected times in either sample, merged into one column.
+
+    The chi-square approximation fails on sparse cells (rare categories flag identical data). The
+    choice uses only the pooled column totals, which the test conditions on anyway, so it does not
+    bias the test the way choosing by one sample's counts would.
+    """
+    if table.size == 0 or table.sum() == 0:
+        return table
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    sparse = expected.min(axis=0) < min_expected
+    if sparse.sum() < 2 or sparse.all():
+        return table
+    return np.column_stack([table[:, ~sparse], table[:, sparse].sum(axis=1)])
 
 
 def binned_pvalue(edges: Sequence[float], reference_counts: Sequence[int], current: np.ndarray) -> float:

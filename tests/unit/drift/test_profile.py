@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from kubeloop.drift.check import Reference, check_drift
-from kubeloop.drift.profile import MAX_CATEGORIES, OTHER, build_profile, parse_profile, profile_json
+from kubeloop.drift.profile import HASH_BUCKETS, MAX_CATEGORIES, build_profile, parse_profile, profile_json
 from kubeloop.spec import DriftSpec
 
 
@@ -43,17 +43,59 @@ def test_foreign_json_is_refused() -> None:
         parse_profile('{"features": {}}')
 
 
-def test_many_categories_are_folded_and_the_check_folds_unknown_ones_alike() -> None:
-    rng = np.random.default_rng(1)
-    names = [f"c{i}" for i in range(300)]
-    features = pd.DataFrame({"shop": rng.choice(names, 20_000)})
+def _false_alarm_share(categories: int, *, trials: int = 60) -> float:
+    """Share of identical-distribution windows flagged at 5% against a profile with that many categories."""
+    names = [f"c{i}" for i in range(categories)]
+    flagged = 0
+    for seed in range(trials):
+        rng = np.random.default_rng(seed)
+        profile = build_profile(features=pd.DataFrame({"shop": rng.choice(names, 20_000)}))
+        window = pd.DataFrame({"shop": rng.choice(names, 5000)})
+        result = check_drift(reference=Reference(profile=profile), current=window, spec=DriftSpec())
+        flagged += result.features[0].score < 0.05
+    return flagged / trials
 
-    profile = build_profile(features=features)
-    counts = profile["features"]["shop"]["counts"]
-    assert len(counts) == MAX_CATEGORIES and OTHER in counts
-    current = pd.DataFrame({"shop": rng.choice(names, 5000)})
-    result = check_drift(reference=Reference(profile=profile), current=current, spec=DriftSpec())
-    assert result.status == "no_drift"
+
+def test_categories_up_to_the_limit_are_kept_exactly_and_identical_data_rarely_drifts() -> None:
+    rng = np.random.default_rng(1)
+    profile = build_profile(
+        features=pd.DataFrame({"shop": rng.choice([f"c{i}" for i in range(300)], 20_000)})
+    )
+
+    assert len(profile["features"]["shop"]["counts"]) == 300 and "hashed" not in profile["features"]["shop"]
+    # Nominal 5%; 9 of 60 has a chance of about 0.1% (the old top-K folding flagged over 30%).
+    assert _false_alarm_share(300) <= 0.15
+
+
+def test_many_categories_are_hashed_and_the_window_is_folded_alike() -> None:
+    rng = np.random.default_rng(1)
+    names = [f"c{i}" for i in range(MAX_CATEGORIES * 3)]
+    profile = build_profile(features=pd.DataFrame({"shop": rng.choice(names, 50_000)}))
+    entry = profile["features"]["shop"]
+
+    assert entry["hashed"] == HASH_BUCKETS and len(entry["counts"]) == HASH_BUCKETS
+    assert sum(entry["counts"].values()) == 50_000
+    reference = Reference(profile=profile)
+    unseen = pd.DataFrame({"shop": rng.choice(names + ["brand-new"], 5000)})
+    fewer_shops = pd.DataFrame({"shop": rng.choice(names[:300], 5000)})
+    assert check_drift(reference=reference, current=unseen, spec=DriftSpec()).features[0].score > 1e-3
+    assert check_drift(reference=reference, current=fewer_shops, spec=DriftSpec()).status == "drift"
+    assert _false_alarm_share(MAX_CATEGORIES * 3, trials=30) <= 0.2
+
+
+def test_rare_categories_do_not_raise_false_alarms() -> None:
+    # A long tail of categories seen a few times each: chi-square on such sparse cells flags
+    # identical data in about 16% of windows; merged by their pooled counts, about 5%.
+    weights = np.r_[np.full(3, 0.3), np.full(900, 0.1 / 900)]
+    names = [f"c{i}" for i in range(weights.size)]
+    trials, flagged = 150, 0
+    for seed in range(trials):
+        rng = np.random.default_rng(seed)
+        profile = build_profile(features=pd.DataFrame({"shop": rng.choice(names, 5000, p=weights)}))
+        window = pd.DataFrame({"shop": rng.choice(names, 500, p=weights)})
+        result = check_drift(reference=Reference(profile=profile), current=window, spec=DriftSpec())
+        flagged += result.features[0].score < 0.05
+    assert flagged / trials <= 0.1
 
 
 def test_all_missing_numeric_column_is_summarised() -> None:
