@@ -15,7 +15,8 @@ lint:
 	ruff check .
 	mypy
 
-bench:  ## Run every benchmark in bench/ and print the figures
+bench:  ## Run every benchmark in bench/ and print the figures (installs wrk first)
+	$(PYTHON) -m kubeloop.devtools install-bench
 	for b in bench/bench_*.py; do $(PYTHON) $$b || exit 1; done
 
 demo:

@@ -124,7 +124,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="run only these targets")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
-        raise SystemExit("wrk is needed: apt-get install -y wrk")
+        raise SystemExit(
+            "wrk is needed: `make bench` installs it (python -m kubeloop.devtools install-bench)"
+        )
     from kubeloop.registry.mlflow_registry import MlflowRegistry
     from kubeloop.serving.core.runtime import RuntimeConfig
     from kubeloop.serving.testing import register_iris

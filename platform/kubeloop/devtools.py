@@ -121,18 +121,23 @@ def ensure_helm(*, log: Log) -> Path:
     return find_tool("helm")
 
 
-def ensure_promtool(*, log: Log) -> Path:
-    """promtool from PATH, else the Debian `prometheus` package when running as root."""
-    found = _present("promtool")
+def ensure_apt_tool(name: str, package: str, *, log: Log) -> Path:
+    """A tool from PATH, else its Debian package (apt-get) when running as root."""
+    found = _present(name)
     if found is None:
         if os.geteuid() != 0:
-            raise ToolMissing("promtool not found: install Prometheus (Debian: `apt-get install prometheus`)")
-        log("promtool: installing the Debian prometheus package")
+            raise ToolMissing(f"{name} not found: install it (Debian: `apt-get install {package}`)")
+        log(f"{name}: installing the Debian {package} package")
         _run(["apt-get", "update", "-qq"])
-        _run(["apt-get", "install", "-y", "-qq", "prometheus"])
-        found = find_tool("promtool")
-    log(f"promtool: {found}")
+        _run(["apt-get", "install", "-y", "-qq", package])
+        found = find_tool(name)
+    log(f"{name}: {found}")
     return found
+
+
+def ensure_promtool(*, log: Log) -> Path:
+    """promtool from PATH, else the Debian `prometheus` package when running as root."""
+    return ensure_apt_tool("promtool", "prometheus", log=log)
 
 
 def ensure_venv_tool(name: str, requirement: str, *, log: Log) -> Path:
@@ -199,10 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args == ["install"]:
             install()
+        elif args == ["install-bench"]:  # the load generator of bench/bench_serving.py
+            ensure_apt_tool("wrk", "wrk", log=print)
         elif len(args) == 2 and args[0] == "which":
             print(find_tool(args[1]))
         else:
-            print("usage: python -m kubeloop.devtools install | which NAME", file=sys.stderr)
+            print("usage: python -m kubeloop.devtools install | install-bench | which NAME", file=sys.stderr)
             return 2
     except KubeloopError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -108,3 +108,16 @@ def test_cli_which_reports_missing_tool(tools: Path, capsys: pytest.CaptureFixtu
     assert devtools.main(["which", "promtool"]) == 1
     assert "make install" in capsys.readouterr().err
     assert devtools.main(["bogus"]) == 2
+
+
+def test_apt_tool_without_root_names_the_debian_package(tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(devtools.os, "geteuid", lambda: 1000)
+    with pytest.raises(devtools.ToolMissing, match=r"wrk not found.*apt-get install wrk"):
+        devtools.ensure_apt_tool("wrk", "wrk", log=print)
+
+
+def test_apt_tool_on_path_is_used_without_installing(tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wrk = _executable(tools.parent / "path-bin" / "wrk")
+    monkeypatch.setenv("PATH", str(wrk.parent))
+    monkeypatch.setattr(devtools, "_run", lambda *a, **k: pytest.fail("nothing should be installed"))
+    assert devtools.ensure_apt_tool("wrk", "wrk", log=print) == wrk
