@@ -4,109 +4,78 @@ Local mode, loopback only, bounded in time: a gateway and three model servers (c
 challenger, one that fails on long petals) under a steady load from a few client threads.
 1. Gateway latency (p50/p99 seen by clients) with no rollout, then during a full rollout of the good
    challenger (shadow mirroring 100%, then 10/25/50%, promotion).
+   Three full rollouts alternate with steady windows and the samples are pooled (a p99 of a few
+   hundred requests is mostly noise); the ratio comes with a bootstrap interval.
 2. Rollback speed, repeated: a canary of the failing challenger with failureLimit 1, so the first failed
    check is the rollback decision; measured from that decision to the gateway's routes sending it 0%,
    and to the last request the challenger answered.
 Targets: rollback within 1 s of the decision; p99 during a rollout within 10% of steady state.
-Run: `python bench/bench_rollout.py [--rate 40] [--steady 20] [--repeats 5]`.
+Run: `python bench/bench_rollout.py [--rate 40] [--steady 15] [--rollouts 3] [--repeats 5]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import random
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
-import httpx
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 MODEL = "iris-bench"
-COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
-
-
-class ErroringClassifier(LogisticRegression):
-    """Fails on long petals, as a broken release would."""
-
-    def predict(self, X: Any) -> Any:  # noqa: N803 - scikit-learn's argument name
-        if (np.asarray(X, dtype=float)[:, 2] > 4.8).any():
-            raise RuntimeError("cannot handle long petals")
-        return super().predict(X)
-
-
-def register_erroring(settings: Any) -> str:
-    import mlflow
-    from mlflow.models import infer_signature
-
-    from kubeloop.registry.mlflow_registry import MlflowRegistry
-    from kubeloop.serving.testing import iris_frame
-
-    frame = iris_frame()
-    features, target = frame[list(COLUMNS)], frame["species"]
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    with mlflow.start_run() as run:
-        info = mlflow.sklearn.log_model(
-            ErroringClassifier(max_iter=500).fit(features, target),
-            name="model",
-            serialization_format="cloudpickle",
-            signature=infer_signature(features, target.to_numpy()),
-        )
-    registry = MlflowRegistry(tracking_uri=settings.tracking_uri)
-    return registry.register(name=MODEL, model_uri=info.model_uri, run_id=run.info.run_id, tags={}).version
 
 
 class Load:
-    """Clients at a bounded total rate; records (sent at, latency, status, version) for every request."""
+    """The bundled traffic generator in a process of its own, recording every request to a file.
 
-    def __init__(self, url: str, *, rate: float, threads: int = 3) -> None:
+    In this process the controller's analysis (parsing prediction logs, scrapes) would hold the GIL
+    while client threads wait for answers, and count as gateway latency.
+    """
+
+    def __init__(self, url: str, *, rate: float, workdir: Path, threads: int = 3) -> None:
         self.url, self.rate, self.threads = url, rate, threads
-        self.samples: list[tuple[float, float, int, str]] = []
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._workers: list[threading.Thread] = []
+        self.rows_file, self.record = workdir / "rows.json", workdir / "samples.jsonl"
+        self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Load:
-        from kubeloop.serving.testing import iris_frame
+        from kubeloop.serving.testing import iris_rows
 
-        rows = iris_frame()[list(COLUMNS)].to_dict("records")
-        for index in range(self.threads):
-            worker = threading.Thread(target=self._run, args=(rows, random.Random(index)), daemon=True)
-            worker.start()
-            self._workers.append(worker)
+        self.rows_file.write_text(json.dumps(iris_rows()))
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kubeloop.demo.traffic",
+                "--url",
+                self.url,
+                "--rows",
+                str(self.rows_file),
+                "--rate",
+                str(self.rate),
+                "--threads",
+                str(self.threads),
+                "--record",
+                str(self.record),
+            ]
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for worker in self._workers:
-            worker.join(timeout=30)
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=60)
 
-    def window(self, start: float, end: float) -> list[tuple[float, float, int, str]]:
-        with self._lock:
-            return [s for s in self.samples if start <= s[0] < end]
+    def window(self, start: float, end: float) -> list[Any]:
+        from kubeloop.demo.traffic import read_samples
 
-    def _run(self, rows: list[dict[str, Any]], rng: random.Random) -> None:
-        period = self.threads / self.rate
-        with httpx.Client(timeout=30) as client:
-            while not self._stop.is_set():
-                sent, started = time.time(), time.perf_counter()
-                try:
-                    response = client.post(self.url, json={"instances": [rng.choice(rows)]})
-                    status, version = response.status_code, response.headers.get("x-kubeloop-version", "?")
-                except httpx.HTTPError:
-                    status, version = 599, "?"
-                elapsed = time.perf_counter() - started
-                with self._lock:
-                    self.samples.append((sent, elapsed, status, version))
-                self._stop.wait(max(0.0, period - elapsed))
+        samples = read_samples(self.record) if self.record.exists() else []
+        return [s for s in samples if start <= s.sent_at < end]
 
 
 class TimedRouter:
@@ -140,10 +109,44 @@ def run_rollout(controller: Any, *, version: str, spec: Any, timeout: float) -> 
     return state
 
 
+def measure_rollouts(
+    controller: Any, load: Load, versions: list[str], *, spec: Any, args: argparse.Namespace
+) -> tuple[list, dict[str, list]]:
+    """Alternate steady windows with full rollouts (each version of `versions` in turn, promoted):
+    the clients' samples with no rollout, and during the shadow and canary phases."""
+    steady: list = []
+    phases: dict[str, list] = {"shadow": [], "canary": []}
+    for round_ in range(args.rollouts):
+        steady_from = time.time()
+        time.sleep(args.steady)
+        steady += load.window(steady_from, time.time())
+        during_from = time.time()
+        promoted = run_rollout(controller, version=versions[round_ % len(versions)], spec=spec, timeout=120)
+        assert promoted.phase.value == "promoted", promoted.history[-1].reason
+        canary_from = next(e.at for e in promoted.history if e.phase.value == "canary")
+        during = load.window(during_from, time.time())
+        phases["shadow"] += [s for s in during if s.sent_at < canary_from]
+        phases["canary"] += [s for s in during if s.sent_at >= canary_from]
+    return steady, phases
+
+
+def ratio_interval(ours: list[float], theirs: list[float], q: float, *, resamples: int = 2000) -> str:
+    """A 95% bootstrap interval of percentile(ours, q) / percentile(theirs, q)."""
+    rng = np.random.default_rng(0)
+    a, b = np.asarray(ours), np.asarray(theirs)
+    ratios = [
+        np.percentile(rng.choice(a, a.size), q) / np.percentile(rng.choice(b, b.size), q)
+        for _ in range(resamples)
+    ]
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return f"95% interval {low:.2f}-{high:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=40.0, help="client requests per second")
-    parser.add_argument("--steady", type=float, default=20.0, help="seconds of load with no rollout")
+    parser.add_argument("--steady", type=float, default=15.0, help="seconds of load before each rollout")
+    parser.add_argument("--rollouts", type=int, default=3, help="full rollouts to measure latency over")
     parser.add_argument("--repeats", type=int, default=5, help="rollbacks to time")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="kubeloop-bench-rollout-"))
@@ -165,7 +168,7 @@ def main() -> None:
     print("registering models and starting servers...", file=sys.stderr)
     champion = register_iris(settings, name=MODEL, seed=0)
     good = register_iris(settings, name=MODEL, seed=1, aliases=())
-    bad = register_erroring(settings)
+    bad = register_iris(settings, name=MODEL, kind="erroring", aliases=())
     deployment = parse_deployment({"metadata": {"name": "iris"}, "spec": {"model": {"name": MODEL}}})
     processes.save_deployment(settings, deployment)
     try:
@@ -198,7 +201,8 @@ def main() -> None:
                 "shadow": {"duration": "4s", "minSamples": 10},
                 "canary": {"steps": [10, 25, 50], "interval": "3s"},
                 "checks": checks,
-                "keepPreviousWarm": "1s",
+                # The old champion stays up: the next round rolls it out again.
+                "keepPreviousWarm": "1h",
             }
         )
         bad_spec = RolloutSpec.model_validate(
@@ -209,15 +213,9 @@ def main() -> None:
                 "failureLimit": 1,
             }
         )
-        with Load(url, rate=args.rate) as load:
+        with Load(url, rate=args.rate, workdir=home) as load:
             time.sleep(3)  # warm-up
-            steady_from = time.time()
-            time.sleep(args.steady)
-            steady = load.window(steady_from, time.time())
-            during_from = time.time()
-            promoted = run_rollout(controller, version=good, spec=good_spec, timeout=120)
-            during = load.window(during_from, time.time())
-            assert promoted.phase.value == "promoted", promoted.history[-1].reason
+            steady, phases = measure_rollouts(controller, load, [good, champion], spec=good_spec, args=args)
             timings = []
             for _ in range(args.repeats):
                 router.zeroed_at.clear()
@@ -225,36 +223,53 @@ def main() -> None:
                 decision = state.history[-1]
                 assert decision.kind == "rollback", decision.reason
                 time.sleep(1.0)
-                served = [s for s in load.window(state.started_at, time.time()) if s[3] == bad]
-                last_served = max((s[0] + s[1] for s in served), default=decision.at)
+                served = [s for s in load.window(state.started_at, time.time()) if s.version == bad]
+                # 0 when the challenger answered nothing after the decision.
+                last_served = max((s.sent_at + s.elapsed for s in served), default=decision.at)
+                last_served = max(last_served, decision.at)
                 timings.append((router.zeroed_at[0] - decision.at, last_served - decision.at))
         scrape.close()
     finally:
         for record in processes.server_records(settings, "iris"):
             processes.stop(record)
         processes.stop_gateway(settings)
-    report(steady, during, timings, args)
+    report(steady, phases, timings, args)
 
 
-def report(steady: list, during: list, timings: list, args: argparse.Namespace) -> None:
-    lat = lambda rows, q: 1000 * percentile([s[1] for s in rows if s[2] == 200], q)  # noqa: E731
-    failed = lambda rows: sum(1 for s in rows if s[2] != 200)  # noqa: E731
+def report(steady: list, phases: dict, timings: list, args: argparse.Namespace) -> None:
+    ok = lambda rows: [1000 * s.elapsed for s in rows if s.status == 200]  # noqa: E731
+    failed = lambda rows: sum(1 for s in rows if s.status != 200)  # noqa: E731
+    during = phases["shadow"] + phases["canary"]
     routes = [t[0] * 1000 for t in timings]
     served = [t[1] * 1000 for t in timings]
     print(
-        f"\nrollout benchmark: {args.rate:g} req/s, {len(steady)} requests steady, {len(during)} during the "
-        f"rollout, {len(timings)} rollbacks"
+        f"\nrollout benchmark: {args.rate:g} req/s, {args.rollouts} full rollouts: {len(steady)} requests "
+        f"steady, {len(during)} during the rollouts; {len(timings)} rollbacks"
     )
     rows = [
         ("rollback: decision -> routes at 0% (median ms)", statistics.median(routes), 1000.0, "target 1 s"),
         ("rollback: decision -> routes at 0% (max ms)", max(routes), 1000.0, "target 1 s"),
         ("rollback: decision -> last challenger answer (max ms)", max(served), 1000.0, "target 1 s"),
-        ("gateway p50 during rollout vs steady (ms)", lat(during, 50), lat(steady, 50), "no rollout"),
+        (
+            "gateway p50 during rollout vs steady (ms)",
+            percentile(ok(during), 50),
+            percentile(ok(steady), 50),
+            "no rollout",
+        ),
         (
             "gateway p99 during rollout vs steady (ms)",
-            lat(during, 99),
-            lat(steady, 99),
-            "no rollout, target <= 1.10",
+            percentile(ok(during), 99),
+            percentile(ok(steady), 99),
+            f"no rollout, target <= 1.10, {ratio_interval(ok(during), ok(steady), 99)}",
+        ),
+        *(
+            (
+                f"gateway p99 in the {phase} phase vs steady (ms)",
+                percentile(ok(rows), 99),
+                percentile(ok(steady), 99),
+                f"no rollout, {ratio_interval(ok(rows), ok(steady), 99)}",
+            )
+            for phase, rows in phases.items()
         ),
         ("failed client requests during rollout vs steady", failed(during), failed(steady), "no rollout"),
     ]

@@ -24,13 +24,35 @@ def iris_frame() -> Any:
     return frame
 
 
-def register_iris(settings: Settings, *, name: str, kind: str = "logreg", seed: int = 0,
-                  aliases: Sequence[str] = ("champion",)) -> str:
-    """Train an iris classifier (`logreg` or `forest`), log and register it; returns the version."""
-    import mlflow
-    from mlflow.models import infer_signature
+# On the original iris, petals longer than this are about 2 rows in 5.
+ERRORING_PETAL_CM = 4.8
+KINDS = ("logreg", "forest", "shuffled", "erroring")
+
+
+def iris_estimator(kind: str, *, seed: int = 0) -> Any:
+    """An unfitted estimator of a kind: `logreg`, `forest`, `shuffled` (fit on shuffled labels: a model
+    that answers differently) or `erroring` (raises on long petals: a broken release)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
+
+    from kubeloop.demo.broken import BrokenClassifier
+
+    if kind == "forest":
+        return RandomForestClassifier(n_estimators=20, max_depth=4, random_state=seed)
+    if kind == "erroring":
+        estimator = BrokenClassifier(max_iter=500, C=1.0 + seed)
+        estimator.long_petal_cm = ERRORING_PETAL_CM
+        return estimator
+    if kind in ("logreg", "shuffled"):
+        return LogisticRegression(max_iter=500, C=1.0 + seed)
+    raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+
+
+def register_iris(settings: Settings, *, name: str, kind: str = "logreg", seed: int = 0,
+                  aliases: Sequence[str] = ("champion",)) -> str:
+    """Train an iris classifier of a kind (see `iris_estimator`), log and register it; returns the version."""
+    import mlflow
+    from mlflow.models import infer_signature
 
     from kubeloop.registry.mlflow_registry import MlflowRegistry
     from kubeloop.training.tracking import ensure_experiment
@@ -38,21 +60,26 @@ def register_iris(settings: Settings, *, name: str, kind: str = "logreg", seed: 
     settings.ensure_dirs()
     frame = iris_frame()
     features, target = frame[list(IRIS_COLUMNS)], frame["species"]
-    if kind == "forest":
-        estimator: Any = RandomForestClassifier(n_estimators=20, max_depth=4, random_state=seed)
-    else:
-        estimator = LogisticRegression(max_iter=500, C=1.0 + seed)
-    estimator.fit(features, target)
+    labels = target.sample(frac=1.0, random_state=seed).to_numpy() if kind == "shuffled" else target
+    estimator = iris_estimator(kind, seed=seed).fit(features, labels)
     mlflow.set_tracking_uri(settings.tracking_uri)
     experiment_id = ensure_experiment(settings.tracking_uri, "kubeloop-serving",
                                       artifact_root=settings.artifact_root)
     with mlflow.start_run(experiment_id=experiment_id) as run:
         info = mlflow.sklearn.log_model(
+            # cloudpickle by reference: the servers import the estimator classes from kubeloop.
             estimator, name="model", serialization_format="cloudpickle",
-            signature=infer_signature(features, estimator.predict(features)),
+            signature=infer_signature(features, target.to_numpy()),
             input_example=features.head(3),
+            # Named requirements skip MLflow's inference, which imports the model in a subprocess (slow).
+            pip_requirements=["scikit-learn", "cloudpickle"],
         )
     registry = MlflowRegistry(tracking_uri=settings.tracking_uri)
     version = registry.register(name=name, model_uri=info.model_uri, run_id=run.info.run_id, tags={},
                                 aliases=aliases)
     return version.version
+
+
+def iris_rows() -> list[dict[str, Any]]:
+    """The iris inputs as request rows (objects keyed by column), for load generators."""
+    return iris_frame()[list(IRIS_COLUMNS)].to_dict("records")

@@ -96,6 +96,10 @@ def serve(config: RuntimeConfig, *, fast_path: bool = True) -> None:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+# Longer than the workers' own grace period (10 s) for in-flight requests.
+STOP_GRACE_SECONDS = 15.0
+
+
 def run_workers(config: RuntimeConfig, model: LoadedModel, sock: socket.socket, *, fast_path: bool) -> None:
     """Fork the workers and wait for them; SIGTERM is passed on, and one dying takes the others down.
 
@@ -110,25 +114,39 @@ def run_workers(config: RuntimeConfig, model: LoadedModel, sock: socket.socket, 
     for worker in workers:
         worker.start()
     stopping = lost = False
+    marked: set[int] = set()
 
     def forward(signum: int, _frame: Any) -> None:
-        nonlocal stopping
+        nonlocal stopping, kill_at
         stopping = True
+        kill_at = kill_at or time.monotonic() + STOP_GRACE_SECONDS
         for worker in workers:
             if worker.is_alive() and worker.pid is not None:
                 os.kill(worker.pid, signal.SIGTERM)
 
+    kill_at = 0.0
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    while any(worker.is_alive() for worker in workers):
-        multiprocessing.connection.wait([w.sentinel for w in workers if w.is_alive()])
-        for worker in workers:
-            if worker.exitcode is not None and worker.pid is not None:
-                multiprocess.mark_process_dead(worker.pid)
-        if not stopping and any(worker.exitcode is not None for worker in workers):
+    while True:
+        # One snapshot per turn: deciding on a second look could miss a worker reaped in between.
+        exited = {worker.pid for worker in workers if worker.exitcode is not None}
+        for pid in exited - marked:
+            multiprocess.mark_process_dead(pid)
+        marked |= exited
+        alive = [worker for worker in workers if worker.pid not in exited]
+        if not alive:
+            break
+        if exited and not stopping:
             print("kubeloop: a worker exited; stopping the others", file=sys.stderr, flush=True)
             lost = True
             forward(signal.SIGTERM, None)
+        if stopping and time.monotonic() > kill_at:
+            print(f"kubeloop: workers still running {STOP_GRACE_SECONDS:.0f}s after SIGTERM; killing them",
+                  file=sys.stderr, flush=True)
+            for worker in alive:
+                worker.kill()
+            kill_at = float("inf")
+        multiprocessing.connection.wait([worker.sentinel for worker in alive], timeout=1.0)
     if lost:
         raise SystemExit(1)
 

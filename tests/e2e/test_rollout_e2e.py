@@ -17,12 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from rollout_harness import Load, kubeloop, register, rollout_state, wait_for
+from rollout_harness import kubeloop, register, rollout_state, wait_for
 
 from kubeloop.cli import main
+from kubeloop.demo.traffic import Traffic
 from kubeloop.local import processes
 from kubeloop.registry.mlflow_registry import MlflowRegistry
 from kubeloop.registry.names import TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
+from kubeloop.serving.testing import iris_rows
 from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -98,8 +100,9 @@ class World:
             stderr=subprocess.DEVNULL,
         )
 
-    def load(self) -> Load:
-        return Load(self.predict_url, rate=40, threads=2)
+    def load(self) -> Traffic:
+        """Steady client traffic through the gateway; every answer is kept."""
+        return Traffic(self.predict_url, rows=iris_rows(), rate=40, threads=2)
 
 
 @pytest.fixture(scope="module")
@@ -178,12 +181,12 @@ def test_an_erroring_challenger_is_rolled_back_within_two_intervals(world: World
     ]
     assert state["phase"] == "rolled-back" and failed, history
     assert history[-1]["at"] - failed[0]["at"] <= 2 * 2.0 + 0.5, "rollback came later than two intervals"
-    assert {version for _, _, version, _ in load.failures} <= {erroring}, "only the challenger may fail"
+    assert {failure.version for failure in load.failures} <= {erroring}, "only the challenger may fail"
     routed_away_at = history[-1]["routed_at"]
     assert routed_away_at - history[-1]["at"] < 1.0, (
         "traffic left the challenger more than 1 s after the decision"
     )
-    late = [f for f in load.failures if f[0] > routed_away_at + 0.1]
+    late = [f for f in load.failures if f.sent_at > routed_away_at + 0.1]
     assert not late, f"requests sent after the rollback still failed: {late[:3]}"
     assert "error-rate" in world.tags(erroring)[TAG_ROLLOUT_REASON]
     assert world.aliases()["champion"] == world.versions["champion"]
@@ -207,7 +210,7 @@ def test_killing_the_challenger_server_mid_canary_rolls_back_without_failed_requ
     ]
     # Refused connections are retried on stable; only a request the challenger was answering when it
     # died (its connection closed mid-exchange) may fail, as with any proxy without request replay.
-    in_flight = [f for f in load.failures if f[2] == good and f[0] <= killed_at + 0.25]
+    in_flight = [f for f in load.failures if f.version == good and f.sent_at <= killed_at + 0.25]
     assert len(load.failures) == len(in_flight) <= 3, f"clients saw failures: {load.failures[:5]}"
     assert world.aliases()["champion"] == world.versions["champion"]
 
