@@ -114,7 +114,6 @@ def run_workers(config: RuntimeConfig, model: LoadedModel, sock: socket.socket, 
     for worker in workers:
         worker.start()
     stopping = lost = False
-    marked: set[int] = set()
 
     def forward(signum: int, _frame: Any) -> None:
         nonlocal stopping, kill_at
@@ -130,9 +129,8 @@ def run_workers(config: RuntimeConfig, model: LoadedModel, sock: socket.socket, 
     while True:
         # One snapshot per turn: deciding on a second look could miss a worker reaped in between.
         exited = {worker.pid for worker in workers if worker.exitcode is not None}
-        for pid in exited - marked:
+        for pid in exited:  # idempotent: it removes the dead worker's live-gauge files
             multiprocess.mark_process_dead(pid)
-        marked |= exited
         alive = [worker for worker in workers if worker.pid not in exited]
         if not alive:
             break

@@ -160,7 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    rows = json.loads(args.rows.read_text())
+    try:
+        rows = json.loads(args.rows.read_text())
+    except (OSError, ValueError) as exc:
+        parser.error(f"--rows {args.rows}: {exc}")
+    if not isinstance(rows, list) or not rows or not all(isinstance(row, dict) for row in rows):
+        parser.error(f"--rows {args.rows}: expected a non-empty JSON list of row objects")
     with args.record.open("a") as record:
         with Traffic(args.url, rows=rows, rate=args.rate, threads=args.threads, record=record):
             stop.wait()
