@@ -24,7 +24,8 @@ class Cron:
 
     def next_after(self, moment: datetime) -> datetime:
         """The first firing strictly after `moment`."""
-        return next(CronSim(self.expression, moment))
+        firing: datetime = next(CronSim(self.expression, moment))
+        return firing
 
     def matches_day(self, day: datetime) -> bool:
         """Whether it fires on that calendar day (cron's rule: with both day fields set, either matches)."""
