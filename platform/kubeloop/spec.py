@@ -14,6 +14,7 @@ from typing import Annotated, Any, Final, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,6 +25,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from kubeloop.cron import is_cron, parse_cron
 from kubeloop.errors import SpecError
 
 API_VERSION: Final = "kubeloop.io/v1alpha1"
@@ -49,7 +51,17 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+def validate_schedule(schedule: str) -> str:
+    """The schedule unchanged; ValueError unless it is a positive duration or a cron expression."""
+    if is_cron(schedule):
+        parse_cron(schedule)
+    elif parse_duration(schedule) <= 0:
+        raise ValueError(f"a schedule interval must be positive, got {schedule!r}")
+    return schedule
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Schedule = Annotated[str, AfterValidator(validate_schedule)]
 Percent = Annotated[int, Field(ge=0, le=100)]
 
 
@@ -188,7 +200,7 @@ class DriftSpec(Frozen):
     """Drift monitoring and the retrain policy it feeds."""
 
     enabled: bool = True
-    schedule: str = "15m"
+    schedule: Schedule = "15m"
     window: Duration = 3600.0
     min_rows: int = Field(default=500, ge=1)
     drift_share_threshold: float = Field(default=0.3, gt=0, le=1)

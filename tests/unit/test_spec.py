@@ -102,3 +102,25 @@ def test_load_deployment_reports_missing_file_and_bad_yaml(tmp_path: Path) -> No
     listed.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(SpecError, match="expected a ModelDeployment mapping"):
         load_deployment(listed)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "reason"),
+    [
+        ("61 * * * *", r"invalid cron schedule '61 \* \* \* \*': minute field '61' is not valid"),
+        ("0 25 * * *", "hour field '25'"),
+        ("* * *", "five fields"),
+        ("0s", "must be positive"),
+        ("soon", "expected a duration"),
+    ],
+)
+def test_a_bad_drift_schedule_is_refused_when_the_spec_loads(schedule: str, reason: str) -> None:
+    body = {"model": {"name": "iris"}, "drift": {"schedule": schedule}}
+    with pytest.raises(SpecError, match=rf"^invalid ModelDeployment: spec\.drift\.schedule: .*{reason}"):
+        parse_deployment({"metadata": {"name": "iris"}, "spec": body})
+
+
+@pytest.mark.parametrize("schedule", ["15m", "2h", "*/15 * * * *", "0 3 * * 1-5", "0 0 13 * 5"])
+def test_good_drift_schedules_load(schedule: str) -> None:
+    body = {"model": {"name": "iris"}, "drift": {"schedule": schedule}}
+    assert parse_deployment({"metadata": {"name": "iris"}, "spec": body}).spec.drift.schedule == schedule

@@ -1,9 +1,16 @@
-"""Writes the chart files derived from Python: the ModelDeployment CRD and the three Grafana dashboards.
+"""Writes the chart files derived from Python: the ModelDeployment CRD, the three Grafana dashboards and
+the alerting rules (`rules/alerts.yaml`, from `hack/alerts.in.yaml` with its query placeholders filled in).
 
-Run `python charts/kubeloop/hack/generate.py` after changing the spec schema, the metric names or a panel;
-`--check` exits 1 when a committed file differs from what would be generated (the chart tests run it).
-Metric names come from kubeloop.telemetry.names only, so a dashboard cannot query what nobody exports;
-label matchers and the error-status pattern from kubeloop.telemetry.queries, as the rollout checks use.
+Run `python charts/kubeloop/hack/generate.py` after changing the spec schema, the metric names, a panel or
+an alert; `--check` exits 1 when a committed file differs from what would be generated (the chart tests
+run it). Metric names come from kubeloop.telemetry.names only, so a dashboard cannot query what nobody
+exports; rates, error ratios and latency quantiles are the typed queries of kubeloop.telemetry.queries,
+the same values the rollout checks evaluate.
+
+The dashboard JSON is built here rather than with grafana-foundation-sdk: tried, the SDK's dashboard
+schema has no fields for Prometheus annotation queries (titleFormat, textFormat, tagKeys, step), so the
+Rollouts dashboard's decision annotations would be patched in after the build, outside its checks, for
+a builder about ten lines shorter.
 """
 
 from __future__ import annotations
@@ -16,95 +23,86 @@ import yaml
 
 from kubeloop.k8s.crd import build_crd
 from kubeloop.telemetry import names as m
-from kubeloop.telemetry.queries import ERROR_STATUS, selector
+from kubeloop.telemetry import queries as q
 
 CHART = Path(__file__).resolve().parents[1]
 DEPLOYMENT = {"deployment": "~$deployment"}
-SEL = selector(DEPLOYMENT)
 RATE = "$__rate_interval"
+ROLE = ("deployment", "version", "role")
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 
-def target(expr: str, legend: str) -> dict:
-    return {"expr": expr, "legendFormat": legend}
+def sel(metric: str) -> str:
+    return q.selector(metric, DEPLOYMENT).to_promql()
 
 
-def by_role(metric: str, *, errors: bool = False) -> str:
-    labels = {**DEPLOYMENT, "status": ERROR_STATUS} if errors else DEPLOYMENT
-    return f"sum by (deployment, version, role) (rate({metric}{selector(labels)}[{RATE}]))"
+def target(expr: str | q.Query, legend: str) -> dict:
+    return {"expr": expr if isinstance(expr, str) else expr.to_promql(), "legendFormat": legend}
 
 
-def quantile(q: float, metric: str) -> str:
-    return (f"histogram_quantile({q}, sum by (le, deployment, version, role) "
-            f"(rate({metric}_bucket{SEL}[{RATE}])))")
+def rate(metric: str, *by: str, labels: dict[str, str] = DEPLOYMENT, total: bool = False) -> q.Rate:
+    return q.Rate(selector=q.selector(metric, labels), window=RATE, by=by, total=total)
 
 
-def error_ratio(metric: str) -> str:
-    # Without the `or ... * 0` a version with no errors at all would show no line instead of 0.
-    return f"({by_role(metric, errors=True)} or {by_role(metric)} * 0) / {by_role(metric)}"
+def quantile(quantile: float, metric: str) -> q.Quantile:
+    return q.latency_quantile(DEPLOYMENT, RATE, quantile=quantile, metric=metric, by=ROLE)
 
 
 ROLLOUTS = [
-    ("Phase", "state-timeline", "", [target(f"max by (deployment, phase) ({m.ROLLOUT_PHASE}{SEL}) == 1",
+    ("Phase", "state-timeline", "", [target(f"max by (deployment, phase) ({sel(m.ROLLOUT_PHASE)}) == 1",
                                             "{{deployment}} {{phase}}")]),
     ("Canary weight (%)", "timeseries", "percent", [
-        target(f"{m.ROLLOUT_CANARY_WEIGHT}{SEL}", "{{deployment}} rollout"),
-        target(f"{m.GATEWAY_ROUTE_WEIGHT}{SEL}", "{{deployment}} gateway {{role}} v{{version}}")]),
+        target(f"{sel(m.ROLLOUT_CANARY_WEIGHT)}", "{{deployment}} rollout"),
+        target(f"{sel(m.GATEWAY_ROUTE_WEIGHT)}", "{{deployment}} gateway {{role}} v{{version}}")]),
     ("Time in current step", "stat", "s", [
-        target(f"time() - {m.ROLLOUT_STEP_STARTED}{SEL}", "{{deployment}}")]),
+        target(f"time() - {sel(m.ROLLOUT_STEP_STARTED)}", "{{deployment}}")]),
     ("Check value against threshold", "timeseries", "", [
-        target(f"{m.ROLLOUT_CHECK_VALUE}{SEL}", "{{deployment}} {{check}} value"),
-        target(f"{m.ROLLOUT_CHECK_THRESHOLD}{SEL}", "{{deployment}} {{check}} threshold")]),
+        target(f"{sel(m.ROLLOUT_CHECK_VALUE)}", "{{deployment}} {{check}} value"),
+        target(f"{sel(m.ROLLOUT_CHECK_THRESHOLD)}", "{{deployment}} {{check}} threshold")]),
     ("Check status (1 pass, 0 inconclusive, -1 fail)", "state-timeline", "", [
-        target(f"{m.ROLLOUT_CHECK_STATUS}{SEL}", "{{deployment}} {{check}}")]),
+        target(f"{sel(m.ROLLOUT_CHECK_STATUS)}", "{{deployment}} {{check}}")]),
     ("Decisions", "timeseries", "", [
-        target(f"sum by (deployment, kind, reason) (increase({m.ROLLOUT_DECISIONS_TOTAL}{SEL}[{RATE}]))",
+        target(rate(m.ROLLOUT_DECISIONS_TOTAL, "deployment", "kind", "reason", total=True),
                "{{deployment}} {{kind}}: {{reason}}")]),
 ]
 
 SERVING = [
     ("Requests per second by version and role", "timeseries", "reqps", [
-        target(by_role(m.REQUESTS_TOTAL), "{{deployment}} {{role}} v{{version}}")]),
+        target(rate(m.REQUESTS_TOTAL, *ROLE), "{{deployment}} {{role}} v{{version}}")]),
     ("Error ratio by version and role", "timeseries", "percentunit", [
-        target(error_ratio(m.REQUESTS_TOTAL), "{{deployment}} {{role}} v{{version}}")]),
+        target(q.error_rate(DEPLOYMENT, RATE, by=ROLE), "{{deployment}} {{role}} v{{version}}")]),
     ("Latency p50 and p99 by version and role", "timeseries", "s", [
         target(quantile(0.5, m.REQUEST_DURATION), "p50 {{deployment}} {{role}} v{{version}}"),
         target(quantile(0.99, m.REQUEST_DURATION), "p99 {{deployment}} {{role}} v{{version}}")]),
     ("Predictions by class", "timeseries", "reqps", [
-        target(f"sum by (deployment, version, class) (rate({m.PREDICTIONS_TOTAL}{SEL}[{RATE}]))",
-               "{{deployment}} v{{version}} {{class}}")]),
+        target(rate(m.PREDICTIONS_TOTAL, "deployment", "version", "class"), "{{deployment}} v{{version}} {{class}}")]),
     ("Gateway requests by role and status", "timeseries", "reqps", [
-        target(f"sum by (deployment, role, status) (rate({m.GATEWAY_REQUESTS_TOTAL}{SEL}[{RATE}]))",
-               "{{deployment}} {{role}} {{status}}")]),
+        target(rate(m.GATEWAY_REQUESTS_TOTAL, "deployment", "role", "status"), "{{deployment}} {{role}} {{status}}")]),
     ("Gateway latency p99", "timeseries", "s", [
         target(quantile(0.99, m.GATEWAY_REQUEST_DURATION), "{{deployment}} {{role}} v{{version}}")]),
     ("Gateway mirror drops and retries", "timeseries", "reqps", [
-        target(f"sum by (deployment) (rate({m.GATEWAY_MIRROR_DROPPED_TOTAL}{SEL}[{RATE}]))",
-               "{{deployment}} mirror dropped"),
-        target(f"sum by (deployment) (rate({m.GATEWAY_RETRIES_TOTAL}{SEL}[{RATE}]))",
-               "{{deployment}} retried")]),
+        target(rate(m.GATEWAY_MIRROR_DROPPED_TOTAL, "deployment"), "{{deployment}} mirror dropped"),
+        target(rate(m.GATEWAY_RETRIES_TOTAL, "deployment"), "{{deployment}} retried")]),
     ("Prediction-log queue", "timeseries", "", [
         target(f"sum by (instance) ({m.PREDLOG_QUEUE_DEPTH})", "{{instance}} queued"),
-        target(f"sum by (instance) (rate({m.PREDLOG_WRITTEN_TOTAL}[{RATE}]))", "{{instance}} written/s"),
-        target(f"sum by (instance) (rate({m.PREDLOG_DROPPED_TOTAL}[{RATE}]))", "{{instance}} dropped/s")]),
+        target(rate(m.PREDLOG_WRITTEN_TOTAL, "instance", labels={}), "{{instance}} written/s"),
+        target(rate(m.PREDLOG_DROPPED_TOTAL, "instance", labels={}), "{{instance}} dropped/s")]),
 ]
 
 DRIFT = [
     ("Drift share (share of drifted features)", "timeseries", "percentunit", [
-        target(f"{m.DRIFT_SHARE}{SEL}", "{{deployment}} v{{version}}")]),
+        target(f"{sel(m.DRIFT_SHARE)}", "{{deployment}} v{{version}}")]),
     ("Per-feature drift score", "timeseries", "", [
-        target(f"{m.DRIFT_SCORE}{SEL}", "{{deployment}} {{feature}}")]),
+        target(f"{sel(m.DRIFT_SCORE)}", "{{deployment}} {{feature}}")]),
     ("Drift detected", "state-timeline", "", [
-        target(f"{m.DRIFT_DETECTED}{SEL}", "{{deployment}} v{{version}}")]),
-    ("Rows in the last window", "timeseries", "", [target(f"{m.DRIFT_ROWS}{SEL}", "{{deployment}}")]),
+        target(f"{sel(m.DRIFT_DETECTED)}", "{{deployment}} v{{version}}")]),
+    ("Rows in the last window", "timeseries", "", [target(f"{sel(m.DRIFT_ROWS)}", "{{deployment}}")]),
     ("Time since the last drift run", "stat", "s", [
-        target(f"time() - {m.DRIFT_LAST_RUN}{SEL}", "{{deployment}}")]),
+        target(f"time() - {sel(m.DRIFT_LAST_RUN)}", "{{deployment}}")]),
     ("Retrains fired", "timeseries", "", [
-        target(f"sum by (deployment, reason) (increase({m.RETRAINS_TOTAL}{SEL}[{RATE}]))",
-               "{{deployment}} {{reason}}")]),
+        target(rate(m.RETRAINS_TOTAL, "deployment", "reason", total=True), "{{deployment}} {{reason}}")]),
     ("Pipeline runs by outcome", "timeseries", "", [
-        target(f"sum by (pipeline, state) (increase({m.PIPELINE_RUNS_TOTAL}[{RATE}]))",
-               "{{pipeline}} {{state}}")]),
+        target(rate(m.PIPELINE_RUNS_TOTAL, "pipeline", "state", labels={}, total=True), "{{pipeline}} {{state}}")]),
 ]
 
 DECISION_ANNOTATION = {
@@ -112,13 +110,34 @@ DECISION_ANNOTATION = {
     "datasource": {"type": "prometheus", "uid": "${datasource}"},
     "enable": True,
     "iconColor": "orange",
-    "expr": f"sum by (deployment, kind, reason) (changes({m.ROLLOUT_DECISIONS_TOTAL}{SEL}[2m])) > 0",
+    "expr": f"sum by (deployment, kind, reason) (changes({sel(m.ROLLOUT_DECISIONS_TOTAL)}[2m])) > 0",
     "step": "1m",
     "titleFormat": "{{deployment}}: {{kind}}",
     "textFormat": "{{reason}}",
     "tagKeys": "deployment,kind",
     "useValueForTime": False,
 }
+
+
+# The queries the alert rules use, by their placeholder in hack/alerts.in.yaml.
+ALERT_QUERIES: dict[str, q.Query] = {
+    "rolled_back": q.Rate(selector=q.selector(m.ROLLOUT_DECISIONS_TOTAL, {"kind": "rollback"}), window=900,
+                          by=("deployment", "reason"), total=True),
+    "challenger_error_ratio": q.error_rate({"role": "challenger"}, 300, by=("deployment",)),
+    "retrains_last_hour": q.Rate(selector=q.selector(m.RETRAINS_TOTAL), window=3600, by=("deployment",),
+                                 total=True),
+    "predlog_dropped": q.Rate(selector=q.selector(m.PREDLOG_DROPPED_TOTAL), window=300, by=("job", "instance")),
+}
+
+
+def alert_rules() -> str:
+    lines = (CHART / "hack" / "alerts.in.yaml").read_text().splitlines(keepends=True)
+    text = "".join(line for line in lines if not line.startswith("#~"))
+    for name, query in ALERT_QUERIES.items():
+        text = text.replace(f"<<{name}>>", query.to_promql())
+    if "<<" in text:
+        raise SystemExit(f"alerts.in.yaml names a query ALERT_QUERIES lacks: {text[text.index('<<'):][:40]}")
+    return "# Generated by hack/generate.py from hack/alerts.in.yaml: do not edit.\n" + text
 
 
 def panel(index: int, title: str, kind: str, unit: str, targets: list[dict]) -> dict:
@@ -176,6 +195,7 @@ def rendered() -> dict[Path, str]:
     header = "# Generated by hack/generate.py from kubeloop.k8s.crd.build_crd(): do not edit.\n"
     crd = header + yaml.safe_dump(build_crd(), sort_keys=False)
     files[CHART / "crds" / "modeldeployments.kubeloop.io.yaml"] = crd
+    files[CHART / "rules" / "alerts.yaml"] = alert_rules()
     return files
 
 

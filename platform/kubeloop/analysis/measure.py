@@ -76,16 +76,14 @@ def _measure_one(
     predictions: PredictionReader | None,
     frames: dict[str, pd.DataFrame],
 ) -> Measurement:
-    window = max(1.0, until - since)
-    span = queries.range_of(window)
+    window = max(1, round(until - since))  # whole seconds, as the PromQL range says
     if check.kind == "error-rate":
-        return _error_rate(metrics, subject, span, window)
+        return _error_rate(metrics, subject, window)
     if check.kind == "latency-p99-ratio":
-        return _latency_ratio(metrics, subject, span, window)
+        return _latency_ratio(metrics, subject, window)
     if check.kind == "promql":
         assert check.query is not None
-        text = _expand(check.query, subject=subject, span=span)
-        value = metrics.query(text, window_seconds=window)
+        value = metrics.query(queries.PromQL(_expand(check.query, subject=subject, window=window)))
         # A custom query has no sample count of its own: a value means enough data.
         return Measurement(value=value, samples=check.min_samples if value is not None else 0)
     if predictions is None:
@@ -97,51 +95,45 @@ def _measure_one(
     return judge(frames[subject.champion], frames[subject.challenger], task=subject.task)
 
 
-def _error_rate(metrics: MetricSource, subject: Subject, span: str, window: float) -> Measurement:
+def _error_rate(metrics: MetricSource, subject: Subject, window: int) -> Measurement:
     """Failed answers of the challenger, counting each canary refusal the gateway retried as a failure."""
-    labels = subject.labels(subject.challenger)
-    errors = metrics.query(
-        queries.request_count(
-            {**labels, "status": queries.ERROR_STATUS}, span, metric=subject.requests_metric
-        ),
-        window_seconds=window,
-    )
-    total = _count(metrics, subject, subject.challenger, span, window)
+    failed = {**subject.labels(subject.challenger), "status": queries.ERROR_STATUS}
+    errors = metrics.query(queries.request_count(failed, window, metric=subject.requests_metric))
+    total = _count(metrics, subject, subject.challenger, window)
     retried = 0.0
     if subject.retries_metric is not None:
-        text = queries.retry_count(subject.deployment, span, metric=subject.retries_metric)
-        retried = metrics.query(text, window_seconds=window) or 0.0
+        retries = queries.retry_count(subject.deployment, window, metric=subject.retries_metric)
+        retried = metrics.query(retries) or 0.0
     attempts = total + retried
     if attempts <= 0:
         return Measurement(value=None, samples=0)
     return Measurement(value=((errors or 0.0) + retried) / attempts, samples=int(round(attempts)))
 
 
-def _latency_ratio(metrics: MetricSource, subject: Subject, span: str, window: float) -> Measurement:
+def _latency_ratio(metrics: MetricSource, subject: Subject, window: int) -> Measurement:
     p99 = {
         version: metrics.query(
-            queries.latency_quantile(subject.labels(version), span, metric=subject.duration_metric),
-            window_seconds=window,
+            queries.latency_quantile(subject.labels(version), window, metric=subject.duration_metric)
         )
         for version in (subject.challenger, subject.champion)
     }
-    samples = min(_count(metrics, subject, v, span, window) for v in (subject.challenger, subject.champion))
+    samples = min(_count(metrics, subject, v, window) for v in (subject.challenger, subject.champion))
     ours, theirs = p99[subject.challenger], p99[subject.champion]
     if ours is None or not theirs:
         return Measurement(value=None, samples=samples)
     return Measurement(value=ours / theirs, samples=samples)
 
 
-def _count(metrics: MetricSource, subject: Subject, version: str, span: str, window: float) -> int:
-    text = queries.request_count(subject.labels(version), span, metric=subject.requests_metric)
-    value = metrics.query(text, window_seconds=window)
+def _count(metrics: MetricSource, subject: Subject, version: str, window: int) -> int:
+    count = queries.request_count(subject.labels(version), window, metric=subject.requests_metric)
+    value = metrics.query(count)
     return 0 if value is None else int(round(value))
 
 
-def _expand(query: str, *, subject: Subject, span: str) -> str:
+def _expand(query: str, *, subject: Subject, window: int) -> str:
     """Custom queries may use $window, $deployment, $challenger and $champion."""
     return (
-        query.replace("$window", span)
+        query.replace("$window", queries.render_window(window))
         .replace("$deployment", subject.deployment)
         .replace("$challenger", subject.challenger)
         .replace("$champion", subject.champion)

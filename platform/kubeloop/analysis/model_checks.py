@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from kubeloop.predlog.schema import PREDICTION
 
@@ -69,15 +70,8 @@ def prediction_shift(
         q = b.astype(str).value_counts(normalize=True)
         value = 0.5 * float(p.subtract(q, fill_value=0.0).abs().sum())
     else:
-        value = _ks_statistic(a.astype(float).to_numpy(), b.astype(float).to_numpy())
+        value = float(stats.ks_2samp(a.astype(float).to_numpy(), b.astype(float).to_numpy()).statistic)
     return Measurement(value=value, samples=samples)
-
-
-def _ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
-    grid = np.sort(np.concatenate([a, b]))
-    cdf_a = np.searchsorted(np.sort(a), grid, side="right") / len(a)
-    cdf_b = np.searchsorted(np.sort(b), grid, side="right") / len(b)
-    return float(np.max(np.abs(cdf_a - cdf_b)))
 
 
 def _classifier(task: str | None, predictions: pd.Series) -> bool:

@@ -23,6 +23,7 @@ from kubeloop.errors import SpecError
 from kubeloop.metricsources.base import MetricSource
 from kubeloop.settings import Settings
 from kubeloop.spec import RolloutSpec
+from kubeloop.telemetry.queries import Query
 
 if TYPE_CHECKING:
     from kubeloop.local.processes import ProcessRecord
@@ -201,6 +202,6 @@ def _prediction_reader(settings: Settings, deployment: str):  # type: ignore[no-
 class _NoMetrics:
     """For by-hand commands, which decide without measuring."""
 
-    def query(self, query: str, *, window_seconds: float) -> float | None:
+    def query(self, query: Query) -> float | None:
         """No data."""
         return None

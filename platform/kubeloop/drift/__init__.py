@@ -2,13 +2,14 @@
 
 profile = build_profile(features=train_inputs, predictions=model.predict(train_inputs))
 result = check_drift(reference=Reference(profile=profile, sample=sample), current=window, spec=drift_spec)
-decision = decide_retrain(spec=drift_spec, history=outcomes, version="3", last_retrain_at=None, now=now)
+inputs = RetrainInputs(history=outcomes, version="3", last_retrain_at=None, now=now)
+decision = decide_retrain(spec=drift_spec, inputs=inputs)
 outcome = run_drift_job(DriftJob(store=..., read_logs=..., state_dir=...), deployment=deployment)
 """
 
 from kubeloop.drift.check import Reference, check_drift
 from kubeloop.drift.job import DriftJob, JobOutcome, run_drift_job
-from kubeloop.drift.policy import RetrainDecision, WindowOutcome, decide_retrain
+from kubeloop.drift.policy import RetrainDecision, RetrainInputs, WindowOutcome, decide_retrain
 from kubeloop.drift.profile import build_profile
 from kubeloop.drift.results import DriftResult, FeatureDrift
 from kubeloop.drift.schedule import is_due
@@ -20,6 +21,7 @@ __all__ = [
     "JobOutcome",
     "Reference",
     "RetrainDecision",
+    "RetrainInputs",
     "WindowOutcome",
     "build_profile",
     "check_drift",

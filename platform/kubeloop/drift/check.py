@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kubeloop.drift import stattests
+from kubeloop.drift import evidently_tests, stattests
 from kubeloop.drift.methods import choose_method, default_method
 from kubeloop.drift.profile import build_profile, category_counts, fold_counts
 from kubeloop.drift.results import DriftResult, FeatureDrift, undecided
@@ -110,8 +110,8 @@ def compare_column(
             rows=rows,
         ), note
     assert sample is not None
-    is_test = method in stattests.P_VALUE_METHODS
-    score, drifted, threshold = stattests.evidently_score(
+    is_test = method in evidently_tests.P_VALUE_METHODS
+    score, drifted, threshold = evidently_tests.evidently_score(
         method, sample.dropna(), current.dropna(), kind=entry["kind"], threshold=alpha if is_test else None
     )
     return FeatureDrift(

@@ -15,11 +15,20 @@ import pandas as pd
 
 from kubeloop.drift.check import check_drift
 from kubeloop.drift.metrics import DriftMetrics, PushOutcome
-from kubeloop.drift.policy import RetrainDecision, WindowOutcome, decide_retrain
+from kubeloop.drift.policy import RetrainDecision, RetrainInputs, WindowOutcome, decide_retrain
 from kubeloop.drift.report import build_html_report
 from kubeloop.drift.results import DriftResult, undecided
-from kubeloop.drift.retrain import start_retrain
-from kubeloop.drift.state import TrailEntry, load_state, save_state, state_path
+from kubeloop.drift.retrain import (
+    RetrainPorts,
+    RolloutStarter,
+    TrainingDataMissing,
+    as_run,
+    follow_retrain,
+    pending_run,
+    pipeline_params,
+    submit_retrain,
+)
+from kubeloop.drift.state import DriftState, TrailEntry, load_state, save_state, state_path
 from kubeloop.drift.store import DriftStore, ReferenceMissing
 from kubeloop.errors import KubeloopError
 from kubeloop.pipelines.base import PipelineRunner
@@ -28,7 +37,7 @@ from kubeloop.spec import ModelDeployment
 
 # (deployment, version, since, until) -> the logged rows, as kubeloop.predlog.read_predictions returns them.
 LogReader = Callable[[str, str, float, float], pd.DataFrame]
-RolloutStarter = Callable[[str], str]
+__all__ = ["DriftJob", "JobOutcome", "LogReader", "RolloutStarter", "run_drift_job", "window_frame"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +51,8 @@ class DriftJob:
     runner: PipelineRunner | None = None
     pushgateway_url: str | None = None
     start_rollout: RolloutStarter | None = None
+    # Seconds to wait on a started or pending training run before returning (`drift check --wait`);
+    # at 0 the run is looked at once and followed again on the next check.
     wait_timeout: float = 0.0
     # Evidently's HTML report costs seconds per check; a controller checking often may turn it off.
     html_reports: bool = True
@@ -135,30 +146,13 @@ def run_drift_job(
     window: float | None = None,
     retrain: bool = True,
 ) -> JobOutcome:
-    """One drift check of a deployment's serving version, then the retrain policy."""
+    """One drift check of a deployment's serving version, then the retrain policy and the pending run."""
     now = time.time() if now is None else now
-    spec = deployment.spec.drift
-    window = spec.window if window is None else window
+    window = deployment.spec.drift.window if window is None else window
     messages: list[str] = []
     version, result, uri = _check(job, deployment, now, window, messages)
-    model = deployment.spec.model.name
-    job.metrics.record(deployment=deployment.name, model=model, version=version or "", result=result, now=now)
-    job.metrics.declare(deployment=deployment.name, pipeline=spec.pipeline)
-    push = (
-        job.metrics.push(url=job.pushgateway_url, deployment=deployment.name) if job.pushgateway_url else None
-    )
-    if push and not push.ok:
-        messages.append(push.message)
-    outcome = JobOutcome(
-        deployment=deployment.name,
-        model=model,
-        version=version,
-        window=window,
-        result=result,
-        report=uri,
-        push=push,
-        messages=tuple(messages),
-    )
+    outcome = _recorded(job, deployment, version=version, result=result, report=uri, window=window, now=now,
+                        messages=messages)
     if version is None:
         return outcome
     path = state_path(job.state_dir, deployment.name)
@@ -169,35 +163,109 @@ def run_drift_job(
     state = state.with_outcome(
         WindowOutcome(at=now, version=version, status=result.status, drift_share=result.drift_share)
     )
-    decision = decide_retrain(
-        spec=spec, history=state.history, version=version, last_retrain_at=state.last_retrain_at, now=now
-    )
-    trail = None
-    if decision.fire and retrain:
-        state, trail, extra = start_retrain(
-            job,
-            deployment=deployment,
-            version=version,
-            report=uri or "",
-            decision=decision,
-            state=state,
-            now=now,
-        )
-        messages += extra
-        if trail is None:
-            decision = RetrainDecision(
-                fire=False, reason=f"retrain due ({decision.reason}) but not started: " + "; ".join(extra)
-            )
-    elif decision.fire:
-        decision = RetrainDecision(
-            fire=False, reason=f"would retrain ({decision.reason}), but retraining is off"
-        )
+    state, decision, started = _apply_policy(job, deployment, state, version=version, report=uri or "",
+                                             now=now, retrain=retrain, messages=messages)
+    state, trail = _follow(job, deployment, state, messages)
     try:
         save_state(path, state)
     except OSError as error:
         messages.append(f"could not save the drift state {path}: {error}")
-    if trail is not None and job.pushgateway_url:  # the retrain and run counts, pushed after the verdict
+    push = outcome.push
+    if (started or trail) and job.pushgateway_url:  # the retrain and run counts, pushed after the verdict
         push = job.metrics.push(url=job.pushgateway_url, deployment=deployment.name)
         if not push.ok and push.message not in messages:
             messages.append(push.message)
-    return replace(outcome, push=push, decision=decision, trail=trail, messages=tuple(messages))
+    return replace(outcome, push=push, decision=decision, trail=trail or started, messages=tuple(messages))
+
+
+def _recorded(
+    job: DriftJob,
+    deployment: ModelDeployment,
+    *,
+    version: str | None,
+    result: DriftResult,
+    report: str | None,
+    window: float,
+    now: float,
+    messages: list[str],
+) -> JobOutcome:
+    """The check's metrics recorded (and pushed), as the outcome so far."""
+    model = deployment.spec.model.name
+    job.metrics.record(deployment=deployment.name, model=model, version=version or "", result=result, now=now)
+    job.metrics.declare(deployment=deployment.name, pipeline=deployment.spec.drift.pipeline)
+    push = None
+    if job.pushgateway_url:
+        push = job.metrics.push(url=job.pushgateway_url, deployment=deployment.name)
+    if push and not push.ok:
+        messages.append(push.message)
+    return JobOutcome(deployment=deployment.name, model=model, version=version, window=window, result=result,
+                      report=report, push=push, messages=tuple(messages))
+
+
+def _ports(job: DriftJob) -> RetrainPorts | None:
+    if job.runner is None:
+        return None
+    return RetrainPorts(
+        runner=job.runner, tags=job.store, counts=job.metrics, start_rollout=job.start_rollout
+    )
+
+
+def _apply_policy(
+    job: DriftJob,
+    deployment: ModelDeployment,
+    state: DriftState,
+    *,
+    version: str,
+    report: str,
+    now: float,
+    retrain: bool,
+    messages: list[str],
+) -> tuple[DriftState, RetrainDecision, TrailEntry | None]:
+    """Decide; when the policy fires, submit the pipeline. A refused submission is decided again with
+    the refusal as a fact, so the policy says why nothing started, and no cooldown starts."""
+    spec, model = deployment.spec.drift, deployment.spec.model.name
+    ports, params, blocked = _ports(job), None, None
+    if ports is None:
+        blocked = "retrain due but no pipeline runner is configured"
+    else:
+        try:
+            params = pipeline_params(spec, model=model)
+        except TrainingDataMissing as error:
+            blocked = f"retrain due but the pipeline was not submitted: {error}"
+    inputs = RetrainInputs(history=state.history, version=version, last_retrain_at=state.last_retrain_at,
+                           now=now, retraining=retrain, blocked=blocked)
+    decision = decide_retrain(spec=spec, inputs=inputs)
+    if not decision.fire or ports is None or params is None:
+        return state, decision, None
+    start = TrailEntry(at=now, source_version=version, report=report, reason=decision.reason,
+                       pipeline=spec.pipeline)
+    try:
+        trail, notes = submit_retrain(
+            ports, deployment=deployment.name, model=model, params=params, start=start
+        )
+    except Exception as error:  # noqa: BLE001 - not submitted: no cooldown starts, the next check retries
+        refused = f"retrain due but the pipeline was not submitted: {error}"
+        messages.append(refused)
+        return state, decide_retrain(spec=spec, inputs=replace(inputs, blocked=refused)), None
+    messages += notes
+    return state.with_trail(trail, retrain=True), decision, trail
+
+
+def _follow(
+    job: DriftJob, deployment: ModelDeployment, state: DriftState, messages: list[str]
+) -> tuple[DriftState, TrailEntry | None]:
+    """Look at the pending training run (just started, or left by an earlier check) and record its news."""
+    ports, trail = _ports(job), pending_run(state)
+    if ports is None or trail is None:
+        return state, None
+    run = as_run(trail)
+    try:
+        waited = job.wait_timeout > 0
+        status = ports.runner.wait(run, timeout=job.wait_timeout) if waited else ports.runner.status(run)
+    except Exception as error:  # noqa: BLE001 - the run id stays in the state: the next check looks again
+        messages.append(f"lost track of training run {run.run_id}: {type(error).__name__}: {error}")
+        return state, None
+    trail, notes = follow_retrain(ports, trail=trail, status=status, model=deployment.spec.model.name,
+                                  auto_rollout=deployment.spec.drift.auto_rollout)
+    messages += notes
+    return state.with_trail(trail), trail

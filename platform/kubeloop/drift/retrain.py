@@ -1,33 +1,61 @@
-"""Starting the training pipeline when the policy fires, and following it into the trail.
+"""Starting the training pipeline when the policy fires, and following its run into the trail, tick by tick.
 
-The trail is drift report -> pipeline run -> model version -> rollout; it is kept in the drift
-state file and written as the `kubeloop.trail` tag on the drifted version and on the new one.
+The trail is drift report -> pipeline run -> model version -> rollout; it is kept in the drift state
+file and written as the `kubeloop.trail` tag on the drifted version and on the new one. Nothing here
+waits on a run: `follow_retrain` applies whatever status the caller read, and the run id and state
+stay in the drift state, so the next tick (or a restarted job) follows the same run.
 """
 
 from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Mapping
-from dataclasses import asdict, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Protocol
 
 from kubeloop.drift.metrics import RETRAIN_REASON
-from kubeloop.drift.policy import RetrainDecision
 from kubeloop.drift.state import DriftState, TrailEntry
-from kubeloop.spec import ModelDeployment
-
-if TYPE_CHECKING:
-    from kubeloop.drift.job import DriftJob
+from kubeloop.pipelines.base import PipelineRun, PipelineRunner, RunStatus
+from kubeloop.spec import DriftSpec
 
 _GLOB_CHARS = ("*", "?", "[")
 # Keys under which a training run reports the model version it registered.
 VERSION_OUTPUTS = ("model_version", "version", "registered_version")
 TRAINING_PIPELINE = "training"
+UNFINISHED = frozenset({"submitted", "pending", "running"})
+RolloutStarter = Callable[[str], str]
 
 
 class TrainingDataMissing(ValueError):
     """A training-data glob in the policy's parameters matches no file."""
+
+
+class TrailTags(Protocol):
+    """Where the trail is recorded on model versions (the registry)."""
+
+    def set_trail(self, *, model: str, version: str, trail: Mapping[str, Any]) -> None:
+        """Write the trail as a tag on one model version."""
+
+
+class RetrainCounts(Protocol):
+    """The retrain and pipeline-run counters (`kubeloop.drift.metrics.DriftMetrics`)."""
+
+    def count_retrain(self, *, deployment: str, reason: str) -> None:
+        """One retrain started."""
+
+    def count_pipeline_run(self, *, pipeline: str, state: str) -> None:
+        """One pipeline run submitted or finished in `state`."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrainPorts:
+    """The four things retraining talks to, and nothing else of the drift job."""
+
+    runner: PipelineRunner
+    tags: TrailTags
+    counts: RetrainCounts
+    start_rollout: RolloutStarter | None = None
 
 
 def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -42,6 +70,14 @@ def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+def pipeline_params(spec: DriftSpec, *, model: str) -> dict[str, Any]:
+    """What the pipeline is given; a built-in training run registers under the deployment's model."""
+    params = resolve_params(spec.params)
+    if spec.pipeline == TRAINING_PIPELINE:
+        params.setdefault("model_name", model)
+    return params
+
+
 def registered_version(outputs: Mapping[str, Any]) -> str | None:
     """The model version a finished training run registered, if it says so."""
     for key in VERSION_OUTPUTS:
@@ -50,73 +86,53 @@ def registered_version(outputs: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _tag(job: DriftJob, model: str, version: str, trail: TrailEntry, messages: list[str]) -> None:
-    try:
-        job.store.set_trail(model=model, version=version, trail=asdict(trail))
-    except Exception as error:  # noqa: BLE001 - the trail stays in the state file
-        messages.append(f"could not tag version {version} with the trail: {type(error).__name__}: {error}")
+def pending_run(state: DriftState) -> TrailEntry | None:
+    """The latest retrain whose pipeline run has not finished yet, if any."""
+    latest = state.trail[-1] if state.trail else None
+    return latest if latest is not None and latest.run_id and latest.run_state in UNFINISHED else None
 
 
-def _follow(job: DriftJob, deployment: ModelDeployment, trail: TrailEntry, messages: list[str]) -> TrailEntry:
-    from kubeloop.pipelines.base import PipelineRun
+def as_run(trail: TrailEntry) -> PipelineRun:
+    """The pipeline run a trail entry follows."""
+    assert trail.run_id is not None
+    return PipelineRun(run_id=trail.run_id, pipeline=trail.pipeline)
 
-    assert job.runner is not None and trail.run_id is not None
-    run = PipelineRun(run_id=trail.run_id, pipeline=trail.pipeline)
-    status = job.runner.wait(run, timeout=job.wait_timeout)
+
+def submit_retrain(
+    ports: RetrainPorts, *, deployment: str, model: str, params: Mapping[str, Any], start: TrailEntry
+) -> tuple[TrailEntry, list[str]]:
+    """Submit the pipeline (raises when the backend refuses); the trail entry with its run id."""
+    run = ports.runner.submit(start.pipeline, params)
+    trail = replace(start, run_id=run.run_id, run_state="submitted")
+    ports.counts.count_retrain(deployment=deployment, reason=RETRAIN_REASON)
+    ports.counts.count_pipeline_run(pipeline=trail.pipeline, state="submitted")
+    return trail, _tag(ports, model, trail.source_version, trail)
+
+
+def follow_retrain(
+    ports: RetrainPorts, *, trail: TrailEntry, status: RunStatus, model: str, auto_rollout: bool
+) -> tuple[TrailEntry, list[str]]:
+    """The trail entry after the run's latest status: the new version and its rollout once it finished."""
     trail = replace(trail, run_state=status.state, model_version=registered_version(status.outputs))
-    if status.finished:
-        job.metrics.count_pipeline_run(pipeline=trail.pipeline, state=status.state)
-    if status.state == "failed":
-        messages.append(f"training run {trail.run_id} failed: {status.message}")
-    if trail.model_version is None:
-        return trail
-    if deployment.spec.drift.auto_rollout and job.start_rollout is not None:
+    if not status.finished:
+        return trail, []
+    ports.counts.count_pipeline_run(pipeline=trail.pipeline, state=status.state)
+    messages = [f"training run {trail.run_id} failed: {status.message}"] if status.state == "failed" else []
+    if trail.model_version is not None and auto_rollout and ports.start_rollout is not None:
         try:
-            trail = replace(trail, rollout=job.start_rollout(trail.model_version))
+            trail = replace(trail, rollout=ports.start_rollout(trail.model_version))
         except Exception as error:  # noqa: BLE001 - the new version stays registered
             trail = replace(trail, rollout=f"not started: {error}")
             messages.append(f"rollout of version {trail.model_version} not started: {error}")
-    return trail
+    for version in dict.fromkeys([trail.source_version, trail.model_version]):  # both ends see the trail
+        if version is not None:
+            messages += _tag(ports, model, version, trail)
+    return trail, messages
 
 
-def start_retrain(
-    job: DriftJob,
-    *,
-    deployment: ModelDeployment,
-    version: str,
-    report: str,
-    decision: RetrainDecision,
-    state: DriftState,
-    now: float,
-) -> tuple[DriftState, TrailEntry | None, list[str]]:
-    """Submit the training pipeline; returns the new state, the trail (None if nothing started), messages."""
-    spec = deployment.spec.drift
-    messages: list[str] = []
-    if job.runner is None:
-        return state, None, ["retrain due but no pipeline runner is configured"]
+def _tag(ports: RetrainPorts, model: str, version: str, trail: TrailEntry) -> list[str]:
     try:
-        params = resolve_params(spec.params)
-        if spec.pipeline == TRAINING_PIPELINE:  # a retrain must register under the deployment's model
-            params.setdefault("model_name", deployment.spec.model.name)
-        run = job.runner.submit(spec.pipeline, params)
-    except Exception as error:  # noqa: BLE001 - not submitted: no cooldown starts, the next check retries
-        return state, None, [f"retrain due but the pipeline was not submitted: {error}"]
-    trail = TrailEntry(
-        at=now,
-        source_version=version,
-        report=report,
-        reason=decision.reason,
-        pipeline=spec.pipeline,
-        run_id=run.run_id,
-    )
-    job.metrics.count_retrain(deployment=deployment.name, reason=RETRAIN_REASON)
-    job.metrics.count_pipeline_run(pipeline=spec.pipeline, state="submitted")
-    _tag(job, deployment.spec.model.name, version, trail, messages)
-    if job.wait_timeout > 0:
-        try:
-            trail = _follow(job, deployment, trail, messages)
-        except Exception as error:  # noqa: BLE001
-            messages.append(f"lost track of training run {run.run_id}: {type(error).__name__}: {error}")
-        for tagged in {version, trail.model_version} - {None}:  # both ends see the whole trail
-            _tag(job, deployment.spec.model.name, str(tagged), trail, messages)
-    return state.with_trail(trail, retrain=True), trail, messages
+        ports.tags.set_trail(model=model, version=version, trail=asdict(trail))
+    except Exception as error:  # noqa: BLE001 - the trail stays in the state file
+        return [f"could not tag version {version} with the trail: {type(error).__name__}: {error}"]
+    return []

@@ -1,13 +1,13 @@
 """A MetricSource that scrapes `/metrics` endpoints directly (local mode, no Prometheus).
 
 A small background thread scrapes every target each `period` seconds and keeps the snapshots of the
-last `keep` seconds; a query is evaluated between the newest snapshot and the one a window earlier,
-so rates and quantiles cover the same window as the PromQL they mirror.
+last `keep` seconds, each sample labelled with its target as `instance` (as Prometheus does); a typed
+query is evaluated on the snapshots of its window the way Prometheus evaluates its PromQL
+(`kubeloop.metricsources.promql_eval` says exactly where the two differ).
 """
 
 from __future__ import annotations
 
-import bisect
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,17 +15,19 @@ from collections.abc import Callable, Sequence
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from kubeloop.metricsources.promql_eval import Series, Snapshot, evaluate
+from kubeloop.metricsources.promql_eval import INSTANCE, Series, Snapshot, evaluate, first_value
+from kubeloop.telemetry.queries import Query
 
 Targets = Sequence[str] | Callable[[], Sequence[str]]
 
 
-def parse_exposition(text: str) -> dict[Series, float]:
-    """Samples of a Prometheus text exposition keyed by (sample name, labels)."""
+def parse_exposition(text: str, *, instance: str | None = None) -> dict[Series, float]:
+    """Samples of a Prometheus text exposition keyed by (sample name, labels), `instance` added if given."""
     samples: dict[Series, float] = {}
+    target = {INSTANCE: instance} if instance is not None else {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            key = (sample.name, frozenset(sample.labels.items()))
+            key = (sample.name, frozenset({**sample.labels, **target}.items()))
             samples[key] = samples.get(key, 0.0) + float(sample.value)
     return samples
 
@@ -69,6 +71,7 @@ class ScrapeSource:
     def scrape(self, *, now: float | None = None) -> Snapshot:
         """Scrape every target once and keep the snapshot; unreachable targets are noted and skipped."""
         samples: dict[Series, float] = {}
+        answered = set()
         for url in self._target_list():
             try:
                 response = self._client.get(url)
@@ -77,9 +80,11 @@ class ScrapeSource:
                 self.failures[url] = str(error) or type(error).__name__
                 continue
             self.failures.pop(url, None)
-            for key, value in parse_exposition(response.text).items():
-                samples[key] = samples.get(key, 0.0) + value
-        snapshot = Snapshot(at=time.time() if now is None else now, samples=samples)
+            answered.add(url)
+            samples.update(parse_exposition(response.text, instance=url))
+        snapshot = Snapshot(
+            at=time.time() if now is None else now, samples=samples, targets=frozenset(answered)
+        )
         with self._lock:
             self._snapshots.append(snapshot)
             cutoff = snapshot.at - self.keep
@@ -87,19 +92,11 @@ class ScrapeSource:
                 self._snapshots.pop(0)
         return snapshot
 
-    def query(self, query: str, *, window_seconds: float) -> float | None:
-        """Evaluate `query` between the newest snapshot and the one `window_seconds` before it."""
+    def query(self, query: Query) -> float | None:
+        """Evaluate `query` at the newest snapshot over its own window; None when there is no data."""
         with self._lock:
             snapshots = list(self._snapshots)
-        if len(snapshots) < 2:
-            return None
-        latest = snapshots[-1]
-        times = [s.at for s in snapshots]
-        index = bisect.bisect_right(times, latest.at - window_seconds) - 1
-        base = snapshots[max(index, 0)]
-        if base is latest:
-            return None
-        return evaluate(query, base=base, latest=latest)
+        return first_value(evaluate(query, snapshots=snapshots))
 
     def _target_list(self) -> Sequence[str]:
         return self._targets() if callable(self._targets) else self._targets

@@ -14,14 +14,14 @@ SUBJECT = Subject(deployment="iris", champion="1", challenger="2")
 
 
 class FakeMetrics:
-    """Answers the exact queries of telemetry.queries from a table; anything else is no data."""
+    """Answers the exact typed queries of telemetry.queries from a table; anything else is no data."""
 
-    def __init__(self, answers: dict[str, float | None], *, down: bool = False) -> None:
+    def __init__(self, answers: dict[queries.Query, float | None], *, down: bool = False) -> None:
         self.answers = answers
         self.down = down
-        self.asked: list[str] = []
+        self.asked: list[queries.Query] = []
 
-    def query(self, query: str, *, window_seconds: float) -> float | None:
+    def query(self, query: queries.Query) -> float | None:
         self.asked.append(query)
         if self.down:
             raise BackendUnavailable("prometheus down")
@@ -31,7 +31,7 @@ class FakeMetrics:
 def answers(
     *, errors: float, p99: tuple[float, float], counts: tuple[int, int] = (500, 500), retries: float = 0
 ) -> dict:
-    span = "10s"
+    span = 10
     two, one = SUBJECT.labels("2"), SUBJECT.labels("1")
     requests, durations = SUBJECT.requests_metric, SUBJECT.duration_metric
     failed = {**two, "status": queries.ERROR_STATUS}
@@ -122,7 +122,7 @@ def test_custom_promql_expands_placeholders() -> None:
     check = CheckSpec(
         name="acc", kind="promql", query='x{version="$challenger"}[$window]', threshold=1, min_samples=1
     )
-    metrics = FakeMetrics({'x{version="2"}[10s]': 0.5})
+    metrics = FakeMetrics({queries.PromQL('x{version="2"}[10s]'): 0.5})
     (result,) = measure(
         (check,), subject=SUBJECT, phase="canary", since=0, until=10, metrics=metrics, predictions=None
     )

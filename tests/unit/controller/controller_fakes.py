@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubeloop.errors import NotFoundError
+from kubeloop.telemetry.names import GATEWAY_RETRIES_TOTAL
+from kubeloop.telemetry.queries import Quantile, Query, Rate
 
 
 @dataclass
@@ -58,12 +60,13 @@ class DialMetrics:
     p99: float = 0.02
     retries: float = 0.0
 
-    def query(self, query: str, *, window_seconds: float) -> float | None:
-        if query.startswith("histogram_quantile"):
+    def query(self, query: Query) -> float | None:
+        if isinstance(query, Quantile):
             return self.p99
-        if "retries" in query:
+        assert isinstance(query, Rate), query
+        if query.selector.metric == GATEWAY_RETRIES_TOTAL:
             return self.retries
-        if "status=" in query:
+        if any(m.label == "status" for m in query.selector.matchers):
             return self.errors * self.count
         return self.count
 

@@ -12,6 +12,7 @@ from kubeloop.drift.check import Reference
 from kubeloop.drift.job import DriftJob, run_drift_job, window_frame
 from kubeloop.drift.metrics import DriftMetrics, PushOutcome
 from kubeloop.drift.state import load_state, state_path
+from kubeloop.pipelines.base import PipelineRun, RunStatus
 from kubeloop.spec import ModelDeployment, parse_deployment
 
 from .fakes import FakeRunner, FakeStore, logs, reference_sample
@@ -275,3 +276,59 @@ def test_counters_are_pushed_at_zero_and_again_after_a_retrain(tmp_path: Path, s
         assert zero in first and zero in before_retrain
     assert 'kubeloop_retrains_total{deployment="iris",reason="drift"} 1.0' in after_retrain
     assert 'kubeloop_pipeline_runs_total{pipeline="training",state="succeeded"} 1.0' in after_retrain
+
+
+class SlowRunner(FakeRunner):
+    """A run that is still running for the first `busy` looks, then registers version 2."""
+
+    def __init__(self, busy: int) -> None:
+        super().__init__()
+        self.busy = busy
+        self.looks = 0
+
+    def status(self, run: PipelineRun) -> RunStatus:
+        self.looks += 1
+        if self.looks <= self.busy:
+            return RunStatus(state="running", message="running train")
+        return RunStatus(state="succeeded", outputs={"model_version": "2"})
+
+    def wait(self, run: PipelineRun, *, timeout: float) -> RunStatus:
+        raise AssertionError("a check without --wait never blocks on the run")
+
+
+def test_a_started_run_is_followed_on_later_checks_even_by_a_restarted_job(
+    tmp_path: Path, store: FakeStore
+) -> None:
+    times = [HOUR, 2 * HOUR, 3 * HOUR, 4 * HOUR]
+    windows = {t: logs(400, shift=0.5, seed=int(t)) for t in times}
+    runner, rollouts = SlowRunner(busy=2), []
+    start = lambda v: rollouts.append(v) or f"rollout of v{v} started"  # noqa: E731
+    first = make_job(tmp_path, store, windows, runner=runner, start_rollout=start)
+
+    fired = [run_drift_job(first, deployment=deployment(), now=t) for t in times[:2]]
+    rolled_out_before_restart = list(rollouts)
+    restarted = make_job(tmp_path, store, windows, runner=runner, start_rollout=start)  # a new process
+    later = [run_drift_job(restarted, deployment=deployment(), now=t) for t in times[2:]]
+
+    assert [o.decision.fire for o in fired] == [False, True]
+    assert fired[1].trail is not None and fired[1].trail.run_state == "running"
+    assert rolled_out_before_restart == []
+    assert later[0].trail is not None and later[0].trail.run_state == "running"
+    assert later[1].trail is not None and later[1].trail.model_version == "2" and rollouts == ["2"]
+    assert runner.submitted == [("training", {"model_name": "iris"})]  # followed, never submitted again
+    saved = load_state(state_path(tmp_path, "iris")).trail
+    assert len(saved) == 1 and saved[0].run_state == "succeeded"
+    assert saved[0].rollout == "rollout of v2 started" and store.trails["2"]["run_id"] == "run-1"
+    succeeded = 'kubeloop_pipeline_runs_total{pipeline="training",state="succeeded"} 1.0'
+    assert succeeded in restarted.metrics.exposition()
+
+
+def test_checking_without_retraining_says_it_would_retrain(tmp_path: Path, store: FakeStore) -> None:
+    runner = FakeRunner()
+    job = make_job(tmp_path, store, {t: logs(400, shift=0.5) for t in (HOUR, 2 * HOUR)}, runner=runner)
+
+    outcomes = [run_drift_job(job, deployment=deployment(), now=t, retrain=False) for t in (HOUR, 2 * HOUR)]
+
+    assert outcomes[1].decision is not None and not outcomes[1].decision.fire
+    assert outcomes[1].decision.reason.startswith("would retrain (2 consecutive drifted checks")
+    assert runner.submitted == []

@@ -6,10 +6,16 @@ import itertools
 
 import pytest
 
-from kubeloop.drift.policy import WindowOutcome, decide_retrain
+from kubeloop.drift import policy
+from kubeloop.drift.policy import RetrainDecision, RetrainInputs, WindowOutcome
 from kubeloop.spec import DriftSpec
 
 SPEC = DriftSpec(consecutive_windows=2, cooldown=3600)
+
+
+def decide_retrain(*, spec: DriftSpec, history: list[WindowOutcome], **inputs: object) -> RetrainDecision:
+    """The policy on the inputs as keywords (the tests read best that way)."""
+    return policy.decide_retrain(spec=spec, inputs=RetrainInputs(history=tuple(history), **inputs))  # type: ignore[arg-type]
 
 
 def outcomes(
@@ -112,3 +118,19 @@ def test_disabled_and_empty() -> None:
     ).fire
     empty = decide_retrain(spec=SPEC, history=[], version="1", last_retrain_at=None, now=0)
     assert empty.reason == "no drift checks of version 1 yet"
+
+
+def test_a_due_retrain_that_cannot_start_does_not_fire_and_says_why() -> None:
+    history = outcomes("drift", "drift")
+
+    blocked = decide_retrain(spec=SPEC, history=history, version="1", last_retrain_at=None, now=3000,
+                             blocked="no pipeline runner is configured")
+    off = decide_retrain(spec=SPEC, history=history, version="1", last_retrain_at=None, now=3000,
+                         retraining=False)
+    quiet = decide_retrain(spec=SPEC, history=outcomes("no_drift"), version="1", last_retrain_at=None,
+                           now=3000, blocked="no pipeline runner is configured")
+
+    assert not blocked.fire and blocked.reason.startswith("retrain due (2 consecutive drifted checks")
+    assert blocked.reason.endswith("but not started: no pipeline runner is configured")
+    assert not off.fire and off.reason.endswith("but retraining is off")
+    assert quiet.reason == "0 of 2 consecutive drifted checks"  # nothing due: the block is not mentioned

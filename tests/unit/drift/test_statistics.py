@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from kubeloop.drift.check import Reference, check_drift
-from kubeloop.drift.stattests import adjust_pvalues, contingency_pvalue, ks_pvalue, ks_statistic
+from kubeloop.drift.stattests import adjust_pvalues, contingency_pvalue, ks_pvalue
 from kubeloop.spec import DriftSpec
 
 FEATURES = 6
@@ -124,7 +124,7 @@ def test_contingency_handles_new_and_single_categories() -> None:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_fast_ks_equals_scipy_on_large_samples_with_and_without_ties(seed: int) -> None:
+def test_ks_equals_scipy_on_large_samples_with_and_without_ties(seed: int) -> None:
     from scipy import stats
 
     rng = np.random.default_rng(seed)
@@ -137,5 +137,4 @@ def test_fast_ks_equals_scipy_on_large_samples_with_and_without_ties(seed: int) 
 
     expected = stats.ks_2samp(reference, current)
 
-    assert ks_statistic(reference, current) == pytest.approx(expected.statistic, abs=1e-12)
     assert ks_pvalue(reference, current) == pytest.approx(expected.pvalue, rel=1e-9)

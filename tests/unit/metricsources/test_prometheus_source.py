@@ -7,6 +7,7 @@ import pytest
 
 from kubeloop.errors import BackendUnavailable, SpecError
 from kubeloop.metricsources.prometheus import PrometheusSource
+from kubeloop.telemetry.queries import PromQL
 
 
 def source(handler) -> PrometheusSource:  # type: ignore[no-untyped-def]
@@ -25,7 +26,7 @@ def test_first_sample_of_a_vector_is_the_value() -> None:
         }
         return httpx.Response(200, json=body)
 
-    assert source(handle).query("sum(up)", window_seconds=60) == 0.25
+    assert source(handle).query(PromQL("sum(up)")) == 0.25
     assert seen == {"query": "sum(up)", "path": "/api/v1/query"}
 
 
@@ -39,13 +40,13 @@ def test_first_sample_of_a_vector_is_the_value() -> None:
 )
 def test_empty_or_nan_is_no_data(data: dict) -> None:
     handler = lambda request: httpx.Response(200, json={"status": "success", "data": data})  # noqa: E731
-    assert source(handler).query("x", window_seconds=1) is None
+    assert source(handler).query(PromQL("x")) is None
 
 
 def test_a_bad_query_is_a_spec_error_naming_it() -> None:
     handler = lambda request: httpx.Response(400, json={"status": "error", "error": "parse error"})  # noqa: E731
     with pytest.raises(SpecError, match="parse error"):
-        source(handler).query("sum(", window_seconds=1)
+        source(handler).query(PromQL("sum("))
 
 
 def test_unreachable_prometheus_is_backend_unavailable() -> None:
@@ -53,4 +54,4 @@ def test_unreachable_prometheus_is_backend_unavailable() -> None:
         raise httpx.ConnectError("refused", request=request)
 
     with pytest.raises(BackendUnavailable, match="unreachable"):
-        source(handle).query("up", window_seconds=1)
+        source(handle).query(PromQL("up"))

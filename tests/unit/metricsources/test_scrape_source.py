@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from kubeloop.errors import SpecError
-from kubeloop.metricsources.promql_eval import Snapshot, evaluate
+from kubeloop.metricsources.promql_eval import Snapshot, evaluate, first_value
 from kubeloop.metricsources.scrape import ScrapeSource, parse_exposition
 from kubeloop.telemetry import queries
 
@@ -62,9 +62,9 @@ def test_error_rate_and_count_cover_only_the_window(server: Server, source: Scra
     server.answer("2", "500", 0.02, n=10)
     source.scrape(now=110)
     labels = queries.version_labels("iris", "2")
-    assert source.query(queries.error_rate(labels, "10s"), window_seconds=10) == pytest.approx(0.1)
-    assert source.query(queries.request_count(labels, "10s"), window_seconds=10) == pytest.approx(100)
-    assert source.query(queries.request_rate(labels, "10s"), window_seconds=10) == pytest.approx(10)
+    assert source.query(queries.error_rate(labels, 10)) == pytest.approx(0.1)
+    assert source.query(queries.request_count(labels, 10)) == pytest.approx(100)
+    assert source.query(queries.request_rate(labels, 10)) == pytest.approx(10)
 
 
 def test_no_errors_is_zero_not_no_data(server: Server, source: ScrapeSource) -> None:
@@ -72,7 +72,7 @@ def test_no_errors_is_zero_not_no_data(server: Server, source: ScrapeSource) -> 
     server.answer("2", "200", 0.02, n=5)
     source.scrape(now=1)
     assert (
-        source.query(queries.error_rate(queries.version_labels("iris", "2"), "1s"), window_seconds=1) == 0.0
+        source.query(queries.error_rate(queries.version_labels("iris", "2"), 1)) == 0.0
     )
 
 
@@ -81,13 +81,13 @@ def test_a_version_without_traffic_has_no_data(server: Server, source: ScrapeSou
     source.scrape(now=0)
     source.scrape(now=1)
     assert (
-        source.query(queries.error_rate(queries.version_labels("iris", "9"), "1s"), window_seconds=1) is None
+        source.query(queries.error_rate(queries.version_labels("iris", "9"), 1)) is None
     )
 
 
 def test_one_scrape_is_not_enough(source: ScrapeSource) -> None:
     source.scrape(now=0)
-    assert source.query(queries.request_count({"deployment": "iris"}, "5s"), window_seconds=5) is None
+    assert source.query(queries.request_count({"deployment": "iris"}, 5)) is None
 
 
 def test_p99_interpolates_inside_the_bucket_like_prometheus(server: Server, source: ScrapeSource) -> None:
@@ -95,7 +95,7 @@ def test_p99_interpolates_inside_the_bucket_like_prometheus(server: Server, sour
     server.answer("2", "200", 0.02, n=98)
     server.answer("2", "200", 0.3, n=2)
     source.scrape(now=5)
-    p99 = source.query(queries.latency_quantile(queries.version_labels("iris", "2"), "5s"), window_seconds=5)
+    p99 = source.query(queries.latency_quantile(queries.version_labels("iris", "2"), 5))
     # rank 99 of 100 falls in (0.1, 0.5] holding ranks 99-100: 0.1 + 0.4 * (99 - 98) / 2.
     assert p99 == pytest.approx(0.3)
 
@@ -105,8 +105,8 @@ def test_window_picks_the_snapshot_a_window_back(server: Server, source: ScrapeS
         server.answer("2", "500" if t >= 3 else "200", 0.02, n=10)
         source.scrape(now=float(t))
     labels = queries.version_labels("iris", "2")
-    assert source.query(queries.error_rate(labels, "1s"), window_seconds=1) == 1.0
-    assert source.query(queries.error_rate(labels, "4s"), window_seconds=4) == pytest.approx(0.5)
+    assert source.query(queries.error_rate(labels, 1)) == 1.0
+    assert source.query(queries.error_rate(labels, 4)) == pytest.approx(0.5)
 
 
 def test_an_unreachable_target_is_recorded_and_skipped(server: Server, source: ScrapeSource) -> None:
@@ -118,21 +118,20 @@ def test_an_unreachable_target_is_recorded_and_skipped(server: Server, source: S
 def test_counter_reset_counts_the_new_value() -> None:
     key = ("c_total", frozenset({("deployment", "d")}))
     value = evaluate(
-        'sum(increase(c_total{deployment="d"}[5s]))',
-        base=Snapshot(at=0, samples={key: 50}),
-        latest=Snapshot(at=5, samples={key: 7}),
+        queries.request_count({"deployment": "d"}, 5, metric="c_total"),
+        snapshots=[Snapshot(at=0, samples={key: 50}), Snapshot(at=5, samples={key: 7})],
     )
-    assert value == 7
+    assert first_value(value) == 7
 
 
 def test_other_promql_is_refused_with_a_hint() -> None:
     with pytest.raises(SpecError, match="needs a Prometheus URL"):
-        evaluate("avg_over_time(up[5m])", base=Snapshot(at=0, samples={}), latest=Snapshot(at=1, samples={}))
+        evaluate(queries.PromQL("avg_over_time(up[5m])"), snapshots=[Snapshot(at=0, samples={})])
 
 
 def test_parse_exposition_keys_by_name_and_labels(server: Server) -> None:
     server.answer("2", "200", 0.02)
-    samples = parse_exposition(generate_latest(server.registry).decode())
+    samples = parse_exposition(generate_latest(server.registry).decode(), instance="http://model/metrics")
     key = (
         "kubeloop_requests_total",
         frozenset(
@@ -142,6 +141,7 @@ def test_parse_exposition_keys_by_name_and_labels(server: Server) -> None:
                 ("version", "2"),
                 ("role", "champion"),
                 ("status", "200"),
+                ("instance", "http://model/metrics"),
             }
         ),
     )
