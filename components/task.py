@@ -54,3 +54,20 @@ def context() -> dict[str, Any]:
         "artifact_root": settings.artifact_root,
         "pipeline_run": os.environ.get(PIPELINE_RUN_ENV, ""),
     }
+
+
+def use_experiment(name: str) -> str:
+    """Point MLflow's fluent API (`mlflow.start_run`, `mlflow.<flavour>.log_model`) at the task's registry
+    and experiment `name`, created with kubeloop's artifact root; return the experiment id.
+
+    For a user's own training component, before it logs its model.
+    """
+    import mlflow
+
+    from kubeloop.training.tracking import ensure_experiment
+
+    found = context()
+    mlflow.set_tracking_uri(found["tracking_uri"])
+    experiment_id = ensure_experiment(found["tracking_uri"], name, artifact_root=found["artifact_root"])
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeloop.errors import BackendUnavailable, NotFoundError
-from kubeloop.pipelines.base import PIPELINE_RUN_ENV, PipelineRun, RunState, RunStatus
+from kubeloop.pipelines.base import MLFLOW_TRACKING_ENV, PIPELINE_RUN_ENV, PipelineRun, RunState, RunStatus
 from kubeloop.pipelines.catalog import get_pipeline
 from kubeloop.settings import TRACKING_ENV, load_settings
 
@@ -91,7 +91,11 @@ class KfpPipelineRunner:
         definition = get_pipeline(pipeline)
         arguments = definition.bound(params)
         run_name = f"{definition.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        env = {TRACKING_ENV: self.tracking_uri, PIPELINE_RUN_ENV: run_name}
+        env = {
+            TRACKING_ENV: self.tracking_uri,
+            MLFLOW_TRACKING_ENV: self.tracking_uri,
+            PIPELINE_RUN_ENV: run_name,
+        }
         with tempfile.TemporaryDirectory(prefix="kubeloop-kfp-") as folder:
             package = compile_ir(pipeline, Path(folder), env=env)
             try:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeloop.errors import NotFoundError
-from kubeloop.pipelines.base import PIPELINE_RUN_ENV, PipelineRun, RunStatus
+from kubeloop.pipelines.base import MLFLOW_TRACKING_ENV, PIPELINE_RUN_ENV, PipelineRun, RunStatus
 from kubeloop.pipelines.catalog import from_source, get_pipeline
 from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
 
@@ -60,6 +60,7 @@ class LocalPipelineRunner:
             **os.environ,
             HOME_ENV: str(self.settings.home),
             TRACKING_ENV: self.settings.tracking_uri,
+            MLFLOW_TRACKING_ENV: self.settings.tracking_uri,
             PIPELINE_RUN_ENV: run_id,
         }
         with (run_dir / "log.txt").open("wb") as log:

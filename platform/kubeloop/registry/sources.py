@@ -62,9 +62,13 @@ def _logged_model(client: Any, uri: str, model_id: str) -> ModelSource:
 
 
 def _run_model(client: Any, uri: str, run_id: str, path: str) -> ModelSource:
+    from mlflow.artifacts import list_artifacts
+
     run = client.get_run(run_id)
-    if _MLMODEL in {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(run_id, path)}:
-        return ModelSource(uri=uri, location=f"{run.info.artifact_uri}/{path}", run_id=run_id)
+    # The run's own artifacts (an MLflow 2 model), listed at their store: `runs:/` would find a LoggedModel.
+    location = f"{run.info.artifact_uri}/{path}"
+    if _MLMODEL in {a.path.rsplit("/", 1)[-1] for a in list_artifacts(artifact_uri=location) or []}:
+        return ModelSource(uri=uri, location=location, run_id=run_id)
     logged = [
         m
         for m in client.search_logged_models(
