@@ -8,7 +8,10 @@ step with the model name and version. `find_outcome` reads that back, whatever t
 from __future__ import annotations
 
 import tempfile
+import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,58 +69,74 @@ def find_outcome(*, tracking_uri: str, pipeline_run: str) -> TrainingOutcome | N
     )
 
 
-def run_in_process(config: TrainingConfig, *, settings: Settings, pipeline_run: str = "") -> TrainingOutcome:
-    """The training pipeline's steps in this process, without an orchestrator (benchmarks, notebooks)."""
+def run_in_process(
+    config: TrainingConfig,
+    *,
+    settings: Settings,
+    pipeline_run: str = "",
+    on_step: Callable[[str, float], None] | None = None,
+) -> TrainingOutcome:
+    """The training pipeline's steps in this process, without an orchestrator (benchmarks, notebooks).
+
+    `on_step(task, seconds)` hears how long each step took, under its task's name in the pipeline.
+    """
+    timed = _timer(on_step)
     run_id = pipeline_run or f"inproc-{uuid.uuid4().hex[:12]}"
     data = config.data or str(_default_data(settings))
     uri, root = settings.tracking_uri, settings.artifact_root
     with tempfile.TemporaryDirectory(prefix="kubeloop-train-") as scratch:
         work = Path(scratch)
-        digest = steps.load_step(data=data, table_out=work / "table.parquet")
-        schema_json = steps.validate_step(
-            table=work / "table.parquet",
-            target=config.target,
-            task=config.task,
-            min_rows=config.min_rows,
-            test_size=config.test_size,
-            seed=config.seed,
-            train_out=work / "train.parquet",
-            holdout_out=work / "holdout.parquet",
-        )
-        model_uri = steps.train_step(
-            train=work / "train.parquet",
-            schema_json=schema_json,
-            estimator=config.estimator,
-            hyperparams=config.hyperparams,
-            seed=config.seed,
-            model_name=config.model_name,
-            experiment=config.experiment,
-            tracking_uri=uri,
-            artifact_root=root,
-            pipeline_run=run_id,
-        )
-        evaluation = steps.evaluate_step(
-            model_uri=model_uri,
-            holdout=work / "holdout.parquet",
-            target=config.target,
-            task=config.task,
-            model_name=config.model_name,
-            tracking_uri=uri,
-            pipeline_run=run_id,
-        )
-        policy = config.gate_policy(evaluation.task)
-        decision = steps.gate_step(evaluation=evaluation, policy=policy, tracking_uri=uri)
-        version = None
-        if decision.passed:
-            version = steps.register_step(
-                model_uri=model_uri,
+        with timed("load-table"):
+            digest = steps.load_step(data=data, table_out=work / "table.parquet")
+        with timed("validate-table"):
+            schema_json = steps.validate_step(
+                table=work / "table.parquet",
+                target=config.target,
+                task=config.task,
+                min_rows=config.min_rows,
+                test_size=config.test_size,
+                seed=config.seed,
+                train_out=work / "train.parquet",
+                holdout_out=work / "holdout.parquet",
+            )
+        with timed("train-sklearn"):
+            model_uri = steps.train_step(
+                train=work / "train.parquet",
+                schema_json=schema_json,
+                estimator=config.estimator,
+                hyperparams=config.hyperparams,
+                seed=config.seed,
                 model_name=config.model_name,
-                reference=work / "train.parquet",
-                data_digest=digest,
+                experiment=config.experiment,
+                tracking_uri=uri,
+                artifact_root=root,
+                pipeline_run=run_id,
+            )
+        with timed("evaluate-model"):
+            evaluation = steps.evaluate_step(
+                model_uri=model_uri,
+                holdout=work / "holdout.parquet",
+                target=config.target,
+                task=config.task,
+                model_name=config.model_name,
                 tracking_uri=uri,
                 pipeline_run=run_id,
-                artifact_root=root,
             )
+        with timed("quality-gate"):
+            policy = config.gate_policy(evaluation.task)
+            decision = steps.gate_step(evaluation=evaluation, policy=policy, tracking_uri=uri)
+        version = None
+        if decision.passed:
+            with timed("register-model"):
+                version = steps.register_step(
+                    model_uri=model_uri,
+                    model_name=config.model_name,
+                    reference=work / "train.parquet",
+                    data_digest=digest,
+                    tracking_uri=uri,
+                    pipeline_run=run_id,
+                    artifact_root=root,
+                )
     return TrainingOutcome(
         pipeline_run=run_id,
         model_name=config.model_name,
@@ -127,6 +146,17 @@ def run_in_process(config: TrainingConfig, *, settings: Settings, pipeline_run: 
         mlflow_run_id=evaluation.run_id or "",
         metrics=evaluation.metrics,
     )
+
+
+def _timer(on_step: Callable[[str, float], None] | None) -> Callable[[str], AbstractContextManager[None]]:
+    @contextmanager
+    def timed(task: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        if on_step is not None:
+            on_step(task, time.perf_counter() - started)
+
+    return timed
 
 
 def _default_data(settings: Settings) -> Path:
