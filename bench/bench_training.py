@@ -75,7 +75,7 @@ def task_seconds(log: Path) -> dict[str, float]:
         if match := _START.search(line):
             starts[match.group(4)] = _seconds(match)
         elif (match := _END.search(line)) and match.group(4) in starts:
-            seconds[match.group(4)] = _seconds(match) - starts[match.group(4)]
+            seconds[match.group(4)] = (_seconds(match) - starts[match.group(4)]) % 86400  # past midnight
     return seconds
 
 

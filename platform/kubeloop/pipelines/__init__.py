@@ -17,17 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeloop.pipelines.base import PipelineRun, RunStatus
 from kubeloop.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from kubeloop.pipelines.local import LocalPipelineRunner
 
 __all__ = ["PipelineRun", "RunStatus", "compile", "list_pipelines", "run", "runner", "runner_for", "submit"]
 
 DEFAULT_TIMEOUT_S = 1800.0
 
 
-def runner(settings: Settings | None = None) -> Any:
+def runner(settings: Settings | None = None) -> LocalPipelineRunner:
     """The local (kfp.local) runner for these settings."""
     from kubeloop.pipelines.local import LocalPipelineRunner
 
