@@ -162,8 +162,9 @@ def gate_step(*, evaluation: Evaluation, policy: GatePolicy, tracking_uri: str) 
     """Decide the quality gate on an evaluation; the verdict and reason are tagged on the candidate's run."""
     from dataclasses import replace
 
-    from kubeloop.training.gate import decide
+    from kubeloop.training.gate import check_metric, decide
 
+    check_metric(policy.metric)  # an unknown metric fails the task, naming it
     decision = decide(policy, evaluation.metrics, evaluation.champion_metrics)
     decision = replace(decision, reason=f"{decision.reason}{evaluation.note}")
     if evaluation.run_id is not None:
