@@ -65,10 +65,10 @@ def shifted_traffic(settings: Settings, *, start: float, rows: int) -> None:
 def test_the_registered_reference_has_a_profile_with_predictions(home: Settings) -> None:
     reference = MlflowDriftStore(tracking_uri=home.tracking_uri).load_reference(MODEL, "1")
 
-    assert reference.sample is not None and len(reference.sample) == 112
+    assert reference.sample is not None and len(reference.sample) == 114  # the training split
     assert set(reference.profile["features"]) == set(reference.sample.columns)
     assert reference.profile["prediction"]["kind"] == "categorical"
-    assert sum(reference.profile["prediction"]["counts"].values()) == 112
+    assert sum(reference.profile["prediction"]["counts"].values()) == 114
 
 
 def test_drift_starts_the_training_pipeline_and_the_trail_reaches_the_new_version(home: Settings) -> None:

@@ -64,7 +64,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     first = pipelines.run("training", {}, settings=settings, timeout=900)
     second = pipelines.run(
         "training",
-        {"estimator": "gradient_boosting", "hyperparams": {"n_estimators": 50}},
+        # The logistic champion scores the iris holdout perfectly: the challenger may be slightly worse.
+        {"estimator": "gradient_boosting", "hyperparams": {"n_estimators": 50}, "gate_min_improvement": -0.1},
         settings=settings,
         timeout=900,
     )

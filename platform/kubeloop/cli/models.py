@@ -1,4 +1,5 @@
-"""`kubeloop models list|show`: registered models, their versions, aliases and kubeloop tags."""
+"""`kubeloop models list|show|register`: registered models, their versions, aliases and kubeloop tags;
+adopting a model logged elsewhere (a notebook, another tool)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,51 @@ def show_command(
     print_table(name, ("version", "aliases", "estimator", "gate", "rollout", "sha256", "run"), rows)
     if version and versions:
         console.print(f"gate: {versions[0].tags.get(TAG_GATE_REASON, '-')}", highlight=False)
+
+
+@models_app.command("register")
+def register_command(
+    model_uri: Annotated[
+        str, typer.Option("--model-uri", help="The logged model: runs:/<run>/<path> or models:/m-<id>.")
+    ],
+    name: Annotated[str, typer.Option("--name", help="The registered model name.")],
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            help="CSV or Parquet of training inputs for drift (default: the model's input example)."
+        ),
+    ] = None,
+    alias: Annotated[
+        str,
+        typer.Option(help="champion or challenger (default: champion for a first version, else challenger)."),
+    ] = "",
+    output_json: Annotated[bool, typer.Option("--json", help="Print the registration as JSON.")] = False,
+) -> None:
+    """Register (adopt) an MLflow model of any flavour: digest, drift reference and lineage tags, an alias."""
+    from kubeloop.registry.mlflow_registry import MlflowRegistry
+    from kubeloop.settings import load_settings
+    from kubeloop.training.registration import register_model
+
+    settings = load_settings()
+    MlflowRegistry.from_settings(settings)  # one line, before any work, when the registry does not answer
+    registration = register_model(
+        tracking_uri=settings.tracking_uri,
+        model_uri=model_uri,
+        name=name,
+        reference=reference,
+        alias=alias,
+        artifact_root=settings.artifact_root,
+    )
+    if output_json:
+        print_json(registration.as_dict())
+        return
+    console.print(
+        f"[green]registered[/] {name} version {registration.version} as {registration.alias} "
+        f"({registration.flavor}, sha256 {registration.digest[:12]})\n"
+        f"  drift reference: {registration.reference}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

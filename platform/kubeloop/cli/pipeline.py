@@ -1,13 +1,15 @@
-"""`kubeloop pipeline run|compile|list`: run pipelines with kfp.local, compile them to KFP IR YAML.
+"""`kubeloop pipeline run|submit|compile|list`: run pipelines with kfp.local, submit them to a runner,
+compile them to KFP IR YAML.
 
-Exit codes of `pipeline run`: 0 when the pipeline ran to the end, whether or not the quality gate
-let the model in (a refused model is an expected outcome; the reason is printed, and `--json`
-carries `"passed": false`); 1 for bad input or a failed task, as one line naming the cause.
+A pipeline is a built-in name (`training`), a name from the project's `kubeloop.yaml`, a
+`path/to/file.py[:function]` or a `package.module:function`. Exit codes of `pipeline run`: 0 when
+the pipeline ran to the end, whether or not the quality gate let the model in (a refused model is an
+expected outcome; the reason is printed, and `--json` carries `"passed": false`); 1 for bad input or
+a failed task, as one line naming the cause.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,28 +21,33 @@ from kubeloop.errors import KubeloopError
 pipeline_app = typer.Typer(help="Run, compile and list kubeloop pipelines (KFP v2).", no_args_is_help=True)
 
 
-def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """`key=value` pairs into a dict; a value that is valid JSON (number, object) is decoded."""
-    params: dict[str, Any] = {}
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    """`key=value` pairs into a dict of strings; the pipeline's signature gives each its type."""
+    params: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise KubeloopError(f"--param expects key=value, got {pair!r}")
-        try:
-            params[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key.strip()] = value
+        params[key.strip()] = value
     return params
+
+
+PipelineArg = Annotated[
+    str,
+    typer.Argument(
+        help="A pipeline: built-in or project name (`kubeloop pipeline list`), path/to/file.py[:function] "
+        "or package.module:function."
+    ),
+]
+ParamOption = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="A parameter as key=value (repeatable).")
+]
 
 
 @pipeline_app.command("run")
 def run_command(
-    name: Annotated[
-        str, typer.Argument(help="The pipeline to run (see `kubeloop pipeline list`).")
-    ] = "training",
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="A parameter as key=value (repeatable).")
-    ] = None,
+    name: PipelineArg = "training",
+    param: ParamOption = None,
     data: Annotated[str | None, typer.Option(help="CSV or Parquet path or URI; default: iris.")] = None,
     target: Annotated[str | None, typer.Option(help="The target column.")] = None,
     estimator: Annotated[
@@ -53,7 +60,7 @@ def run_command(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the run.")] = 1800.0,
     output_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
-    """Run a pipeline locally (kfp.local) and report its outcome; training registers only past the gate."""
+    """Run a pipeline locally (kfp.local) and report its outcome; a model registers only past the gate."""
     from kubeloop.pipelines import runner
 
     params = parse_params(param or [])
@@ -98,17 +105,42 @@ def show_outcome(outcome: dict[str, Any]) -> None:
         )
 
 
+@pipeline_app.command("submit")
+def submit_command(
+    name: PipelineArg,
+    param: ParamOption = None,
+    backend: Annotated[str, typer.Option(help="local (kfp.local), kfp (a KFP API) or argo.")] = "local",
+    host: Annotated[str, typer.Option(help="The KFP API or Argo server URL.")] = "",
+    namespace: Annotated[str, typer.Option(help="Argo: the namespace to run in.")] = "kubeloop",
+    image: Annotated[str, typer.Option(help="Argo: the kubeloop image the step runs in.")] = "",
+    output_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+) -> None:
+    """Check the parameters and start a run on a runner; returns at once with the run id."""
+    from kubeloop.pipelines import runner_for
+
+    started = runner_for(backend, host=host, namespace=namespace, image=image).submit(
+        name, parse_params(param or [])
+    )
+    if output_json:
+        print_json({"run_id": started.run_id, "pipeline": started.pipeline, "backend": backend})
+        return
+    console.print(
+        f"submitted {started.pipeline} as run [bold]{started.run_id}[/] ({backend})", highlight=False
+    )
+
+
 @pipeline_app.command("compile")
 def compile_command(
-    name: Annotated[str, typer.Argument(help="The pipeline to compile.")] = "training",
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the IR YAML.")] = Path(
-        "training.yaml"
-    ),
+    name: PipelineArg = "training",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write the IR YAML (default: <name>.yaml).")
+    ] = None,
 ) -> None:
     """Compile a pipeline to KFP IR YAML for a Kubeflow Pipelines cluster."""
     from kubeloop.pipelines import compile as compile_pipeline
+    from kubeloop.pipelines.catalog import get_pipeline
 
-    path = compile_pipeline(name, output)
+    path = compile_pipeline(name, output or Path(f"{get_pipeline(name).name}.yaml"))
     console.print(f"wrote {path}", highlight=False)
 
 
@@ -117,7 +149,7 @@ def list_command(
     output_json: Annotated[bool, typer.Option("--json", help="Print pipelines and runs as JSON.")] = False,
     limit: Annotated[int, typer.Option(help="How many recent runs to show.")] = 10,
 ) -> None:
-    """List the pipelines kubeloop can run and the most recent local runs."""
+    """List the built-in pipelines, those of the project's kubeloop.yaml, and the most recent local runs."""
     from kubeloop.pipelines import list_pipelines, runner
 
     runs = runner().runs()[:limit]

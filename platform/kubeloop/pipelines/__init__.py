@@ -3,28 +3,34 @@
     import kubeloop.pipelines as pipelines
     status = pipelines.run("training", {"estimator": "random_forest"})   # blocks; RunStatus
     status.outputs["version"], status.outputs["reason"]
+    pipelines.run("my_pipeline.py:train", {"model_name": "wine"})        # a user's own pipeline
     run = pipelines.submit("training", {})                                # returns at once
-    pipelines.compile("training", "training.yaml")                        # KFP IR YAML
+    pipelines.compile("pkg.pipelines:train", "train.yaml")                # KFP IR YAML
 
-Runs go through the local runner (kfp.local); the KFP API and Argo runners implement the same
-`PipelineRunner` interface (`kubeloop.pipelines.base`).
+A pipeline is a built-in name, a name from the project's `kubeloop.yaml`, a `file.py[:function]`
+or a `package.module:function` (`kubeloop.pipelines.catalog`). Runs go through the local runner
+(kfp.local); the KFP API and Argo runners implement the same `PipelineRunner` interface
+(`kubeloop.pipelines.base`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeloop.pipelines.base import PipelineRun, RunStatus
 from kubeloop.settings import Settings, load_settings
 
-__all__ = ["PipelineRun", "RunStatus", "compile", "list_pipelines", "run", "runner", "submit"]
+if TYPE_CHECKING:
+    from kubeloop.pipelines.local import LocalPipelineRunner
+
+__all__ = ["PipelineRun", "RunStatus", "compile", "list_pipelines", "run", "runner", "runner_for", "submit"]
 
 DEFAULT_TIMEOUT_S = 1800.0
 
 
-def runner(settings: Settings | None = None) -> Any:
+def runner(settings: Settings | None = None) -> LocalPipelineRunner:
     """The local (kfp.local) runner for these settings."""
     from kubeloop.pipelines.local import LocalPipelineRunner
 
@@ -54,18 +60,39 @@ def run(
 
 def compile(pipeline: str, output: str | Path) -> Path:  # noqa: A001 - the verb users know from KFP
     """Compile a pipeline to KFP IR YAML, ready for a Kubeflow Pipelines cluster."""
-    from kfp import compiler
+    from kubeloop.pipelines.kfp_api import compile_to
 
-    from kubeloop.pipelines.catalog import get_pipeline
-
-    path = Path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(get_pipeline(pipeline).load(), str(path))
-    return path
+    return compile_to(pipeline, Path(output))
 
 
 def list_pipelines() -> list[tuple[str, str]]:
-    """(name, description) of every pipeline kubeloop can run."""
-    from kubeloop.pipelines.catalog import PIPELINES
+    """(name, description) of the built-in pipelines and those of the project config."""
+    from kubeloop.pipelines.catalog import list_pipelines as catalog
 
-    return [(p.name, p.description) for p in PIPELINES.values()]
+    return [(p.name, p.description) for p in catalog()]
+
+
+def runner_for(backend: str, *, host: str = "", namespace: str = "kubeloop", image: str = "") -> Any:
+    """The PipelineRunner of a backend: `local` (kfp.local), `kfp` (a KFP API at host) or `argo`."""
+    from kubeloop import __version__
+    from kubeloop.errors import KubeloopError
+
+    settings = load_settings()
+    if backend == "local":
+        return runner(settings)
+    if not host:
+        raise KubeloopError(f"--host: the {backend} backend needs the server's URL")
+    if backend == "kfp":
+        from kubeloop.pipelines.kfp_api import KfpPipelineRunner
+
+        return KfpPipelineRunner.connect(host=host, tracking_uri=settings.tracking_uri)
+    if backend == "argo":
+        from kubeloop.pipelines.argo import ArgoPipelineRunner
+
+        return ArgoPipelineRunner.connect(
+            host=host,
+            namespace=namespace,
+            image=image or f"ghcr.io/kubeloop/kubeloop:{__version__}",
+            tracking_uri=settings.tracking_uri,
+        )
+    raise KubeloopError(f"--backend: expected local, kfp or argo, got {backend!r}")

@@ -1,8 +1,10 @@
 """PipelineRunner on Argo Workflows, for clusters without KFP: the same pipeline in one Workflow step.
 
-The step runs `kubeloop pipeline run <name>` in the kubeloop image, so the pipeline is the same KFP
-definition the other runners use, executed by kfp.local inside the pod (no KFP backend needed); the
-Workflow records the sha256 of the pipeline's compiled IR so a run can be matched to its definition.
+The step runs `kubeloop pipeline run <pipeline>` in the kubeloop image, so the pipeline is the same
+KFP definition the other runners use, executed by kfp.local inside the pod (no KFP backend needed); a
+user's pipeline file travels inside the Workflow as a raw input artifact (a module reference must be
+importable in the image). The Workflow records the sha256 of the pipeline's compiled IR so a run can
+be matched to its definition.
 Argo retries and schedules the whole run; task-level caching and retries stay a KFP feature.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -18,9 +21,11 @@ from typing import Any
 
 from kubeloop.errors import BackendUnavailable, NotFoundError
 from kubeloop.pipelines.base import PipelineRun, RunState, RunStatus
+from kubeloop.pipelines.catalog import PipelineDef, get_pipeline
 from kubeloop.pipelines.kfp_api import compile_ir
 
 IR_ANNOTATION = "kubeloop.io/pipeline-ir-sha256"
+POD_PIPELINES = "/tmp/kubeloop-pipeline"
 OUTCOME_PARAMETER = "outcome"
 _PHASES: dict[str, RunState] = {
     "": "pending",
@@ -38,6 +43,18 @@ def ir_digest(pipeline: str) -> str:
         return hashlib.sha256(compile_ir(pipeline, Path(folder)).read_bytes()).hexdigest()
 
 
+def pod_reference(definition: PipelineDef) -> tuple[str, dict[str, str]]:
+    """What the pod runs for a pipeline, and the files (path in the pod -> text) it needs for that."""
+    if definition.builtin:
+        return definition.name, {}
+    if not definition.source.file:
+        return definition.source.ref, {}
+    path = Path(definition.source.file)
+    inside = f"{POD_PIPELINES}/{path.name}"
+    function = f":{definition.source.function}" if definition.source.function else ""
+    return f"{inside}{function}", {inside: path.read_text()}
+
+
 def pipeline_workflow(
     pipeline: str,
     params: Mapping[str, Any],
@@ -47,8 +64,14 @@ def pipeline_workflow(
     tracking_uri: str,
     service_account: str,
     digest: str,
+    name: str = "",
+    files: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The Workflow running one pipeline run; its outcome (JSON) is the `outcome` output parameter."""
+    """The Workflow running one pipeline run; its outcome (JSON) is the `outcome` output parameter.
+
+    `files` (path in the pod -> text) are written before the step runs: a user's pipeline file.
+    """
+    name = re.sub(r"[^a-z0-9-]+", "-", (name or pipeline).lower()).strip("-")[:40] or "pipeline"
     args = ["pipeline", "run", pipeline, "--json"]
     for key, value in sorted(params.items()):
         args += ["--param", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
@@ -57,9 +80,9 @@ def pipeline_workflow(
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
         "metadata": {
-            "generateName": f"{pipeline}-",
+            "generateName": f"{name}-",
             "namespace": namespace,
-            "labels": {"app.kubernetes.io/part-of": "kubeloop", "kubeloop.io/pipeline": pipeline},
+            "labels": {"app.kubernetes.io/part-of": "kubeloop", "kubeloop.io/pipeline": name},
             "annotations": {IR_ANNOTATION: digest},
         },
         "spec": {
@@ -74,6 +97,7 @@ def pipeline_workflow(
                         "command": ["sh", "-c", script],
                         "env": [{"name": "KUBELOOP_TRACKING_URI", "value": tracking_uri}],
                     },
+                    **_inputs(files or {}),
                     "outputs": {
                         "parameters": [
                             {"name": OUTCOME_PARAMETER, "valueFrom": {"path": "/tmp/outcome.json"}}
@@ -83,6 +107,17 @@ def pipeline_workflow(
             ],
         },
     }
+
+
+def _inputs(files: Mapping[str, str]) -> dict[str, Any]:
+    """Raw input artifacts: Argo writes each file's text at its path before the container starts."""
+    if not files:
+        return {}
+    artifacts = [
+        {"name": f"file-{index}", "path": path, "raw": {"data": text}}
+        for index, (path, text) in enumerate(sorted(files.items()))
+    ]
+    return {"inputs": {"artifacts": artifacts}}
 
 
 def _quote(arg: str) -> str:
@@ -131,20 +166,25 @@ class ArgoPipelineRunner:
         )
 
     def submit(self, pipeline: str, params: Mapping[str, Any]) -> PipelineRun:
-        """Create the Workflow; its generated name is the run id."""
+        """Check the parameters, create the Workflow; its generated name is the run id (and label)."""
         from argo_workflows import model_utils
         from argo_workflows.model.io_argoproj_workflow_v1alpha1_workflow_create_request import (
             IoArgoprojWorkflowV1alpha1WorkflowCreateRequest as CreateRequest,
         )
 
+        definition = get_pipeline(pipeline)
+        definition.bound(params)  # refuse unknown, missing or mistyped parameters before submitting
+        reference, files = pod_reference(definition)
         workflow = pipeline_workflow(
-            pipeline,
+            reference,
             params,
             namespace=self.namespace,
             image=self.image,
             tracking_uri=self.tracking_uri,
             service_account=self.service_account,
             digest=self.digest(pipeline),
+            name=definition.name,
+            files=files,
         )
         body = model_utils.validate_and_convert_types(
             {"workflow": workflow}, (CreateRequest,), ["body"], True, True, self.api.api_client.configuration

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 RunState = Literal["pending", "running", "succeeded", "failed"]
+# Every task of a run sees its run id here; kubeloop's components tag the MLflow runs they touch with it.
+PIPELINE_RUN_ENV = "KUBELOOP_PIPELINE_RUN"
+# Set to the run's registry too, so a user's own component that logs with plain MLflow lands there.
+MLFLOW_TRACKING_ENV = "MLFLOW_TRACKING_URI"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -16,6 +20,7 @@ class PipelineRun:
     run_id: str
     pipeline: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""  # what its tasks tag MLflow runs with (PIPELINE_RUN_ENV), when it is not run_id
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,83 +1,161 @@
-"""The pipelines kubeloop knows: where each is defined, how its parameters are checked, how it reports."""
+"""The pipelines kubeloop can run: built-in ones, those named in the project config, and any user's
+`file.py[:function]` or `package.module:function`, each with its pre-flight and its reporter.
+
+Every runner (kfp.local, the KFP API, Argo) and the drift job's retraining resolve a pipeline here,
+so `drift.pipeline: my-pipeline` runs the user's own code through the same path as the CLI.
+"""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from kubeloop.errors import NotFoundError
+from kubeloop.errors import NotFoundError, SpecError
+from kubeloop.pipelines.project import Project, load_project
+from kubeloop.pipelines.sources import PipelineSource, is_reference, load_pipeline, parse_reference
 from kubeloop.settings import Settings
+
+Bind = Callable[["PipelineDef", Mapping[str, Any]], dict[str, Any]]
+Prepare = Callable[["PipelineDef", Mapping[str, Any], Settings], dict[str, Any]]
 
 
 @dataclass(frozen=True, kw_only=True)
 class PipelineDef:
-    """A named pipeline: its KFP function, a pre-flight that turns user params into arguments, a reporter."""
+    """A pipeline: its name, where its KFP function is, the defaults it is run with, its pre-flight."""
 
     name: str
     description: str
-    function: str  # "module:attribute" of the @dsl.pipeline function
-    prepare: Callable[[Mapping[str, Any], Settings, str], dict[str, Any]]
-    report: Callable[[Mapping[str, Any], Settings], dict[str, Any]]
+    source: PipelineSource
+    bind: Bind
+    prepare: Prepare
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    builtin: bool = False
 
     def load(self) -> Any:
-        """Import the pipeline function (imports kfp, so only when needed)."""
-        module, _, attribute = self.function.partition(":")
-        return getattr(importlib.import_module(module), attribute)
+        """Import the pipeline function (imports kfp and the user's file, so only when needed)."""
+        return load_pipeline(self.source)
+
+    def arguments(self, params: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+        """The run's arguments, after every check this machine can make before a task starts."""
+        return self.prepare(self, params, settings)
+
+    def bound(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments typed by the pipeline's signature, without local checks (for a cluster's runner)."""
+        return self.bind(self, params)
+
+    def report(self, run_id: str, settings: Settings) -> dict[str, Any]:
+        """What a finished run decided (gate verdict, registered version), read back from MLflow."""
+        from kubeloop.training.outcome import find_outcome
+
+        outcome = find_outcome(tracking_uri=settings.tracking_uri, pipeline_run=run_id)
+        return {} if outcome is None else outcome.as_dict()
 
 
-def _prepare_training(params: Mapping[str, Any], settings: Settings, run_id: str) -> dict[str, Any]:
-    """Check everything that can be checked before a task starts: params, data, schema, registry."""
+def _bind_user(definition: PipelineDef, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Import and compile the user's pipeline, then bind the parameters to its signature."""
+    from kubeloop.pipelines.params import bind_params
+    from kubeloop.pipelines.sources import check_compiles
+
+    pipeline = definition.load()
+    check_compiles(pipeline, ref=definition.source.ref)
+    return bind_params(
+        pipeline.component_spec.inputs, params, pipeline=definition.name, preset=definition.defaults
+    )
+
+
+def _prepare_user(definition: PipelineDef, params: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """The bound arguments, once the registry the components will use answers."""
     from kubeloop.registry.mlflow_registry import check_reachable
+
+    arguments = _bind_user(definition, params)
+    check_reachable(settings.tracking_uri)
+    return arguments
+
+
+def _bind_training(definition: PipelineDef, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The training parameters checked (names, types, estimator, gate) into the pipeline's arguments."""
     from kubeloop.training.config import TrainingConfig
+
+    return TrainingConfig.from_params({**definition.defaults, **params}).as_params()
+
+
+def _prepare_training(
+    definition: PipelineDef, params: Mapping[str, Any], settings: Settings
+) -> dict[str, Any]:
+    """Check the parameters, the data (schema, target, rows) and the registry before a task starts."""
+    from kubeloop.registry.mlflow_registry import check_reachable
     from kubeloop.training.data import default_dataset, load_table
     from kubeloop.training.tracking import ensure_experiment
     from kubeloop.training.validation import validate_frame
 
-    config = TrainingConfig.from_params(params)
-    data = config.data or str(default_dataset(settings.home))
-    validate_frame(load_table(data), target=config.target, task=config.task, min_rows=config.min_rows)
-    check_reachable(settings.tracking_uri)
-    artifact_root = settings.artifact_root
-    ensure_experiment(settings.tracking_uri, config.experiment, artifact_root=artifact_root)
-    return {
-        **config.as_params(),
-        "data": data,
-        "tracking_uri": settings.tracking_uri,
-        "artifact_root": artifact_root,
-        "pipeline_run": run_id,
-    }
-
-
-def _report_training(arguments: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
-    """The gate verdict and registered version, read back from the MLflow run the pipeline recorded."""
-    from kubeloop.training.config import TrainingConfig
-    from kubeloop.training.outcome import find_outcome
-
-    names = {k: v for k, v in arguments.items() if k not in ("tracking_uri", "artifact_root", "pipeline_run")}
-    outcome = find_outcome(
-        tracking_uri=str(arguments["tracking_uri"]),
-        config=TrainingConfig(**names),
-        pipeline_run=str(arguments["pipeline_run"]),
+    arguments = _bind_training(definition, params)
+    data = arguments["data"] or str(default_dataset(settings.home))
+    validate_frame(
+        load_table(data), target=arguments["target"], task=arguments["task"], min_rows=arguments["min_rows"]
     )
-    return {} if outcome is None else outcome.as_dict()
+    check_reachable(settings.tracking_uri)
+    ensure_experiment(settings.tracking_uri, arguments["experiment"], artifact_root=settings.artifact_root)
+    return {**arguments, "data": data}
 
 
-PIPELINES: dict[str, PipelineDef] = {
+BUILTINS: dict[str, PipelineDef] = {
     "training": PipelineDef(
         name="training",
-        description="load -> validate -> train -> evaluate -> register (only when the quality gate passes)",
-        function="kubeloop.components.training:training_pipeline",
+        description="load -> validate -> train -> evaluate -> gate -> register (only when the gate passes)",
+        source=PipelineSource(module="kubeloop.components.training", function="training_pipeline"),
+        bind=_bind_training,
         prepare=_prepare_training,
-        report=_report_training,
+        builtin=True,
     ),
 }
 
 
-def get_pipeline(name: str) -> PipelineDef:
-    """A pipeline by name; NotFoundError lists the known ones."""
-    try:
-        return PIPELINES[name]
-    except KeyError:
-        raise NotFoundError(f"unknown pipeline {name!r}; known: {', '.join(PIPELINES)}") from None
+def get_pipeline(ref: str, *, project: Project | None = None) -> PipelineDef:
+    """A pipeline by built-in or project name, or `file.py[:fn]` / `pkg.mod:fn`; NotFoundError lists names."""
+    if ref in BUILTINS:
+        return BUILTINS[ref]
+    project = load_project() if project is None else project
+    _check_no_shadowing(project)
+    registered = project.config.pipelines.get(ref)
+    if registered is not None:
+        source = parse_reference(registered.source, base=project.folder)
+        return PipelineDef(
+            name=ref,
+            description=registered.description or source.ref,
+            source=source,
+            bind=_bind_user,
+            prepare=_prepare_user,
+            defaults=registered.params,
+        )
+    if is_reference(ref):
+        source = parse_reference(ref)
+        return PipelineDef(
+            name=source.default_name,
+            description=source.ref,
+            source=source,
+            bind=_bind_user,
+            prepare=_prepare_user,
+        )
+    known = ", ".join([*BUILTINS, *project.config.pipelines])
+    raise NotFoundError(f"unknown pipeline {ref!r}; known: {known} (or give path/to/file.py:function)")
+
+
+def from_source(ref: str) -> PipelineDef:
+    """The definition a runner's child process rebuilds from a recorded source reference."""
+    for builtin in BUILTINS.values():
+        if builtin.source.ref == ref:
+            return builtin
+    return get_pipeline(ref, project=Project())
+
+
+def list_pipelines(project: Project | None = None) -> list[PipelineDef]:
+    """The built-in pipelines, then the project's (their sources are not imported)."""
+    project = load_project() if project is None else project
+    _check_no_shadowing(project)
+    return [*BUILTINS.values(), *(get_pipeline(name, project=project) for name in project.config.pipelines)]
+
+
+def _check_no_shadowing(project: Project) -> None:
+    if shadowing := sorted(set(project.config.pipelines) & set(BUILTINS)):
+        raise SpecError(f"{project.path}: pipelines.{shadowing[0]}: the name of a built-in pipeline")

@@ -1,8 +1,11 @@
 """PipelineRunner on a Kubeflow Pipelines API: compile to KFP IR, submit with `kfp.Client`, poll, outputs.
 
-The pipeline is the same KFP definition the local runner runs (`kubeloop.pipelines.catalog`); here
-it is compiled to IR YAML and created as a run in an experiment. Outputs of a finished training run
-(the registered version, the gate's verdict) are read back from MLflow like the local runner does.
+The pipeline is the same KFP definition the local runner runs (`kubeloop.pipelines.catalog`: a
+built-in, a project pipeline or a user's file); here it is compiled to IR YAML and created as a run
+in an experiment. Each task's container gets the tracking server and the run's label as
+environment variables in the IR (what `task.set_env_variable` compiles to), so a user's pipeline
+needs no parameter for them. Outputs of a finished run (the registered version, the gate's verdict)
+are read back from MLflow like the local runner does.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from kubeloop.errors import BackendUnavailable, NotFoundError
-from kubeloop.pipelines.base import PipelineRun, RunState, RunStatus
+from kubeloop.pipelines.base import MLFLOW_TRACKING_ENV, PIPELINE_RUN_ENV, PipelineRun, RunState, RunStatus
 from kubeloop.pipelines.catalog import get_pipeline
-from kubeloop.settings import load_settings
+from kubeloop.settings import TRACKING_ENV, load_settings
 
 # KFP v2beta1 run states -> ours (unknown states read as running until they settle).
 _STATES: dict[str, RunState] = {
@@ -30,21 +33,35 @@ _STATES: dict[str, RunState] = {
     "CANCELED": "failed",
     "RUNTIME_STATE_UNSPECIFIED": "pending",
 }
-Report = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
+Report = Callable[[str, str], Mapping[str, Any]]  # (pipeline, run label) -> outputs
 
 
-def compile_ir(pipeline: str, folder: Path) -> Path:
-    """The pipeline compiled to KFP IR YAML in `folder`."""
+def compile_to(pipeline: str, path: Path, *, env: Mapping[str, str] | None = None) -> Path:
+    """The pipeline compiled to KFP IR YAML at `path`, with `env` set in every task's container."""
+    import yaml
     from kfp import compiler
 
-    path = folder / f"{pipeline}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(get_pipeline(pipeline).load(), str(path))
+    if env:
+        spec = yaml.safe_load(path.read_text())
+        for executor in spec["deploymentSpec"]["executors"].values():
+            container = executor.get("container")
+            if container is not None:
+                kept = [e for e in container.get("env", []) if e["name"] not in env]
+                container["env"] = kept + [{"name": k, "value": v} for k, v in sorted(env.items())]
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
 
 
-def _catalog_report(pipeline: str, arguments: Mapping[str, Any]) -> Mapping[str, Any]:
-    """What the catalog's reporter finds for a finished run (for training: the MLflow outcome)."""
-    return get_pipeline(pipeline).report(arguments, load_settings())
+def compile_ir(pipeline: str, folder: Path, *, env: Mapping[str, str] | None = None) -> Path:
+    """The pipeline compiled to KFP IR YAML in `folder`."""
+    return compile_to(pipeline, folder / f"{get_pipeline(pipeline).name}.yaml", env=env)
+
+
+def _catalog_report(pipeline: str, label: str) -> Mapping[str, Any]:
+    """What the catalog's reporter finds for a finished run (the gate verdict, the version)."""
+    return get_pipeline(pipeline).report(label, load_settings())
 
 
 class KfpPipelineRunner:
@@ -70,18 +87,24 @@ class KfpPipelineRunner:
         return cls(client=kfp.Client(host=host), tracking_uri=tracking_uri, **kwargs)
 
     def submit(self, pipeline: str, params: Mapping[str, Any]) -> PipelineRun:
-        """Compile, then create a run in the experiment; arguments carry the tracking server and run name."""
-        run_name = f"{pipeline}-{time.strftime('%Y%m%d-%H%M%S')}"
-        arguments = {"tracking_uri": self.tracking_uri, "pipeline_run": run_name, **params}
+        """Bind the parameters, compile with the registry and run name in the tasks' env, create a run."""
+        definition = get_pipeline(pipeline)
+        arguments = definition.bound(params)
+        run_name = f"{definition.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        env = {
+            TRACKING_ENV: self.tracking_uri,
+            MLFLOW_TRACKING_ENV: self.tracking_uri,
+            PIPELINE_RUN_ENV: run_name,
+        }
         with tempfile.TemporaryDirectory(prefix="kubeloop-kfp-") as folder:
-            package = compile_ir(pipeline, Path(folder))
+            package = compile_ir(pipeline, Path(folder), env=env)
             try:
                 result = self.client.create_run_from_pipeline_package(
                     str(package), arguments=arguments, run_name=run_name, experiment_name=self.experiment
                 )
             except Exception as error:  # noqa: BLE001 - kfp_server_api raises its own ApiException
                 raise BackendUnavailable(f"KFP API refused the run: {_short(error)}") from None
-        return PipelineRun(run_id=result.run_id, pipeline=pipeline, params=arguments)
+        return PipelineRun(run_id=result.run_id, pipeline=pipeline, params=arguments, label=run_name)
 
     def status(self, run: PipelineRun) -> RunStatus:
         """The run's state; outputs once it succeeded."""
@@ -93,7 +116,7 @@ class KfpPipelineRunner:
             raise BackendUnavailable(f"KFP API: {_short(error)}") from None
         state = _STATES.get(str(found.state), "running")
         message = str(found.error.message) if getattr(found, "error", None) else ""
-        outputs = self.report(run.pipeline, run.params) if state == "succeeded" else {}
+        outputs = self.report(run.pipeline, run.label) if state == "succeeded" else {}
         return RunStatus(state=state, message=message, outputs=outputs)
 
     def wait(self, run: PipelineRun, *, timeout: float) -> RunStatus:

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from kubeloop.errors import NotFoundError
-from kubeloop.pipelines.base import PipelineRun, RunStatus
-from kubeloop.pipelines.catalog import get_pipeline
+from kubeloop.pipelines.base import MLFLOW_TRACKING_ENV, PIPELINE_RUN_ENV, PipelineRun, RunStatus
+from kubeloop.pipelines.catalog import from_source, get_pipeline
 from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -40,15 +40,29 @@ class LocalPipelineRunner:
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 
     def submit(self, pipeline: str, params: Mapping[str, Any]) -> PipelineRun:
-        """Check the parameters (pre-flight), then start the run in a child process and return."""
+        """Check the parameters (pre-flight), then start the run in a child process and return.
+
+        `pipeline` is a built-in or project name, or a user's `file.py[:function]` / `pkg.mod:fn`.
+        """
         definition = get_pipeline(pipeline)
-        run_id = f"{pipeline}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-        arguments = definition.prepare(params, self.settings, run_id)
+        run_id = f"{definition.name}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+        arguments = definition.arguments(params, self.settings)
         run_dir = self.root / run_id
         run_dir.mkdir(parents=True)
-        request = {"pipeline": pipeline, "arguments": arguments, "submitted": time.time()}
+        request = {
+            "pipeline": pipeline,
+            "source": definition.source.ref,
+            "arguments": arguments,
+            "submitted": time.time(),
+        }
         (run_dir / "request.json").write_text(json.dumps(request, indent=2))
-        env = {**os.environ, HOME_ENV: str(self.settings.home), TRACKING_ENV: self.settings.tracking_uri}
+        env = {
+            **os.environ,
+            HOME_ENV: str(self.settings.home),
+            TRACKING_ENV: self.settings.tracking_uri,
+            MLFLOW_TRACKING_ENV: self.settings.tracking_uri,
+            PIPELINE_RUN_ENV: run_id,
+        }
         with (run_dir / "log.txt").open("wb") as log:
             child = subprocess.Popen(
                 [sys.executable, "-m", "kubeloop.pipelines.local", str(run_dir)],
@@ -146,7 +160,7 @@ def _execute(run_dir: Path) -> dict[str, Any]:
     import kfp.local
 
     request = json.loads((run_dir / "request.json").read_text())
-    definition = get_pipeline(request["pipeline"])
+    definition = from_source(request["source"])
     kfp.local.init(
         runner=kfp.local.SubprocessRunner(use_venv=False),
         pipeline_root=str(run_dir / "outputs"),
@@ -157,7 +171,7 @@ def _execute(run_dir: Path) -> dict[str, Any]:
     except RuntimeError:
         sys.stdout.flush()
         return {"state": "failed", "message": failure_message(_read_log(run_dir))}
-    outputs = definition.report(request["arguments"], load_settings())
+    outputs = definition.report(run_dir.name, load_settings())
     return {"state": "succeeded", "message": "", "outputs": outputs}
 
 

@@ -18,6 +18,8 @@ The signatures below are stable:
     registry.set_tags(name=, version=, tags=)
     registry.download(name=, version=, dst=None) -> Path        # the folder holding MLmodel
     registry.download_verified(name=, version=, dst=None) -> Path   # IntegrityError on a digest mismatch
+    registry.locate(model_uri) -> ModelSource                   # runs:/ or models:/m-<id>; NotFoundError
+    registry.download_location(location, dst) -> Path           # one artifact location, as register reads it
 
 The digest contract: `register` sets tag `kubeloop.artifact_sha256` to `tree_sha256()` of the model
 folder (the one holding MLmodel) downloaded from the version's artifact location
@@ -36,12 +38,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeloop.errors import BackendUnavailable, IntegrityError, KubeloopError, NotFoundError
 from kubeloop.registry.digest import tree_sha256
 from kubeloop.registry.names import CHALLENGER, CHAMPION, PREVIOUS, TAG_ARTIFACT_SHA256
 from kubeloop.settings import Settings
+
+if TYPE_CHECKING:
+    from kubeloop.registry.sources import ModelSource
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 _PING_TIMEOUT_S = 5.0
@@ -159,17 +164,16 @@ class MlflowRegistry:
         tags: Mapping[str, str],
         aliases: Iterable[str] = (),
     ) -> ModelVersion:
-        """Register a logged model (`models:/m-<id>`) as a new version of `name`, tagged and aliased.
+        """Register a logged model (`models:/m-<id>`, `runs:/<run>/<path>`) as a new version of `name`.
 
         The artifact sha256 tag is computed here, from a download of the logged model's folder, so
-        that `download_verified` compares like with like.
+        that `download_verified` compares like with like. `run_id` None means the model's own run.
         """
         from mlflow.exceptions import MlflowException
 
-        model_id = model_uri.removeprefix("models:/")
-        location = self._call(lambda: self._client.get_logged_model(model_id).artifact_location)
+        source = self.locate(model_uri)
         with tempfile.TemporaryDirectory(prefix="kubeloop-register-") as scratch:
-            digest = tree_sha256(self._download_uri(location, Path(scratch)))
+            digest = tree_sha256(self.download_location(source.location, Path(scratch)))
         try:
             self._client.create_registered_model(name)
         except MlflowException as error:
@@ -179,12 +183,22 @@ class MlflowRegistry:
         with active_tracking_uri(self.tracking_uri):  # MLflow looks the logged model up on the global URI
             created = self._call(
                 lambda: self._client.create_model_version(
-                    name, model_uri, run_id=run_id, tags=all_tags, model_id=model_id
+                    name,
+                    source.version_source,
+                    run_id=run_id or source.run_id,
+                    tags=all_tags,
+                    model_id=source.model_id,
                 )
             )
         for alias in aliases:
             self.set_alias(name=name, alias=alias, version=str(created.version))
         return self.get_version(name, created.version)
+
+    def locate(self, model_uri: str) -> ModelSource:
+        """Where a logged model's files are (`runs:/`, `models:/m-<id>`); NotFoundError when absent."""
+        from kubeloop.registry.sources import locate_model
+
+        return locate_model(self._client, model_uri)
 
     def set_alias(self, *, name: str, alias: str, version: str | int) -> None:
         """Point an alias at a version (moving it if it pointed elsewhere)."""
@@ -226,7 +240,7 @@ class MlflowRegistry:
             what=f"model {name!r} version {version}",
         )
         target = Path(tempfile.mkdtemp(prefix=f"kubeloop-{name}-v{version}-")) if dst is None else dst
-        return self._download_uri(location, target)
+        return self.download_location(location, target)
 
     def download_verified(self, *, name: str, version: str | int, dst: Path | None = None) -> Path:
         """Download a version and refuse it (IntegrityError) unless its tree sha256 matches the tag."""
@@ -242,7 +256,7 @@ class MlflowRegistry:
             )
         return path
 
-    def _download_uri(self, location: str, dst: Path) -> Path:
+    def download_location(self, location: str, dst: Path) -> Path:
         """Download an artifact location (never a `models:/` URI, whose download writes into the folder)."""
         import mlflow.artifacts
 

@@ -19,6 +19,13 @@ TAG_MODEL_VERSION = "kubeloop.model_version"
 TAG_ROLLOUT_OUTCOME = "kubeloop.rollout.outcome"
 TAG_ROLLOUT_REASON = "kubeloop.rollout.reason"
 TAG_TRAIL = "kubeloop.trail"
+# Lineage of a registered version: where the model came from and what registered it.
+TAG_MODEL_NAME = "kubeloop.model_name"
+TAG_SOURCE_URI = "kubeloop.source.model_uri"
+TAG_SOURCE_RUN = "kubeloop.source.run_id"
+TAG_FLAVOR = "kubeloop.flavor"
+TAG_REGISTERED_BY = "kubeloop.registered_by"
+TAG_REFERENCE_SOURCE = "kubeloop.reference.source"
 
 # Artifacts logged on the training run beside the model (paths relative to the run's artifact root).
 MODEL_ARTIFACT_PATH = "model"

@@ -106,16 +106,36 @@ def record_run(
     return str(run.info.run_id)
 
 
-def find_run(*, tracking_uri: str, experiment: str, pipeline_run: str) -> Any:
-    """The MLflow run a pipeline run recorded (tag kubeloop.pipeline_run), or None."""
-    client = tracking_client(tracking_uri)
-    found = client.get_experiment_by_name(experiment)
-    if found is None or not pipeline_run:
-        return None
-    runs = client.search_runs(
-        [found.experiment_id], filter_string=f"tags.`{TAG_PIPELINE_RUN}` = '{pipeline_run}'", max_results=1
+def annotate_run(
+    *, tracking_uri: str, run_id: str, metrics: Mapping[str, float], tags: Mapping[str, str]
+) -> None:
+    """Add metrics and tags to an existing run (finished runs included: evaluation comes after training)."""
+    import time
+
+    from mlflow.entities import Metric, RunTag
+
+    stamp = int(time.time() * 1000)
+    tracking_client(tracking_uri).log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
+        tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()],
     )
-    return runs[0] if runs else None
+
+
+def find_runs(*, tracking_uri: str, pipeline_run: str) -> list[Any]:
+    """The MLflow runs a pipeline run's steps tagged with its id, in any experiment, newest first."""
+    if not pipeline_run:
+        return []
+    client = tracking_client(tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return list(
+        client.search_runs(
+            experiments,
+            filter_string=f"tags.`{TAG_PIPELINE_RUN}` = '{pipeline_run}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=50,
+        )
+    )
 
 
 def finish_run(*, tracking_uri: str, run_id: str, tags: Mapping[str, str], failed: bool = False) -> None:

@@ -129,3 +129,71 @@ def _check_target(series: Any, column: str, task: str) -> tuple[str, ...]:
             f"column {column!r} (target): class {rare.index[0]!r} has only 1 row; each class needs at least 2"
         )
     return tuple(sorted(counts.index))
+
+
+def parse_expected(text: str) -> dict[str, Any]:
+    """An expected schema from JSON: DataSchema's fields (a validate step's output) plus optional ranges.
+
+    `{"target": "y", "numeric": ["x"], "categorical": ["shop"], "classes": ["0", "1"],
+    "ranges": {"x": [0, 100]}}`; every key is optional.
+    """
+    import json
+
+    try:
+        expected = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataValidationError(f"expected schema: not valid JSON ({error.msg})") from error
+    if not isinstance(expected, dict):
+        raise DataValidationError("expected schema: a JSON object such as {\"numeric\": [\"x\"]}")
+    return expected
+
+
+def check_expected(frame: Any, schema: DataSchema, expected: dict[str, Any]) -> None:
+    """Refuse a table whose schema or values differ from the expected one; the message names the column."""
+    for key in ("target", "task"):
+        if expected.get(key) not in (None, getattr(schema, key)):
+            found = getattr(schema, key)
+            raise DataValidationError(f"{key}: expected {expected[key]!r}, the table has {found!r}")
+    for kind in ("numeric", "categorical"):
+        wanted = set(expected.get(kind, getattr(schema, kind)))
+        have = set(getattr(schema, kind))
+        if missing := sorted(wanted - have):
+            raise DataValidationError(
+                f"expected {kind} column(s) missing or of another kind: {', '.join(missing)}"
+            )
+        if extra := sorted(have - wanted):
+            raise DataValidationError(f"unexpected {kind} column(s): {', '.join(extra)}")
+    if new := sorted(set(schema.classes) - {str(c) for c in expected.get("classes", schema.classes)}):
+        raise DataValidationError(f"column {schema.target!r} (target): unexpected class(es) {', '.join(new)}")
+    for column, bounds in expected.get("ranges", {}).items():
+        _check_range(frame, str(column), bounds)
+
+
+def _check_range(frame: Any, column: str, bounds: Any) -> None:
+    if column not in frame.columns:
+        raise DataValidationError(f"ranges: column {column!r} is not in the table")
+    low, high = (float("-inf") if b is None else float(b) for b in bounds)
+    outside = ~frame[column].between(low, high)
+    if outside.any():
+        first = outside.to_numpy().nonzero()[0][0]
+        raise DataValidationError(
+            f"column {column!r}: {int(outside.sum())} values outside [{low:g}, {high:g}] "
+            f"(first at row {first})"
+        )
+
+
+def split_frame(frame: Any, schema: DataSchema, *, test_size: float, seed: int) -> tuple[Any, Any]:
+    """Train and holdout parts: a holdout share of each class for classifiers, a random one for regression.
+
+    pandas' own sampling, not scikit-learn's train_test_split: importing sklearn.model_selection costs
+    a validate task about a second of its start-up, more than the split itself by far.
+    """
+    columns = [*schema.features, schema.target]
+    table = frame[columns]
+    if schema.task == "regression":
+        holdout = table.sample(frac=test_size, random_state=seed)
+    else:
+        holdout = table.groupby(table[schema.target].astype(str), group_keys=False).sample(
+            frac=test_size, random_state=seed
+        )
+    return table.drop(index=holdout.index), holdout

@@ -12,12 +12,12 @@ from kubeloop.platform_services import record_path, running_server, status
 from kubeloop.settings import Settings
 
 
-def test_params_decode_json_values_and_keep_plain_strings() -> None:
-    assert parse_params(["seed=7", 'hyperparams={"C": 0.5}', "data=a.csv", "gate_threshold=0.9"]) == {
-        "seed": 7,
-        "hyperparams": {"C": 0.5},
-        "data": "a.csv",
-        "gate_threshold": 0.9,
+def test_params_stay_strings_for_the_pipeline_signature_to_type() -> None:
+    assert parse_params(["seed=7", 'hyperparams={"C": 0.5}', "data=a=b.csv", "gate_threshold=0.9"]) == {
+        "seed": "7",
+        "hyperparams": '{"C": 0.5}',
+        "data": "a=b.csv",
+        "gate_threshold": "0.9",
     }
     with pytest.raises(KubeloopError, match="--param expects key=value, got 'seed'"):
         parse_params(["seed"])

@@ -10,7 +10,7 @@ import pytest
 from kubeloop.training.config import ConfigError, TrainingConfig
 from kubeloop.training.data import DataError, data_digest, default_dataset, load_table, source_format
 from kubeloop.training.estimators import ESTIMATORS, EstimatorError, build_model, check_estimator
-from kubeloop.training.evaluation import evaluate
+from kubeloop.training.evaluation import class_probabilities, scores
 
 
 def test_defaults_and_coercion_from_cli_strings() -> None:
@@ -81,6 +81,28 @@ def test_every_estimator_fits_categorical_and_numeric_columns(estimator: str, ta
         estimator=estimator, task=task, hyperparams={}, numeric=["x"], categorical=["c"], seed=1
     )
     model.fit(frame, labels)
-    scores = evaluate(model, frame, labels, task=task)
+    probabilities = None if task == "regression" else (model.predict_proba(frame), list(model.classes_))
+    found = scores(labels=labels, predicted=model.predict(frame), probabilities=probabilities, task=task)
     expected = {"rmse", "mae", "r2"} if task == "regression" else {"accuracy", "f1", "roc_auc"}
-    assert set(scores) == expected
+    assert set(found) == expected
+
+
+class _Wrapped:
+    """A pyfunc model's face: predict, and the raw estimator behind it."""
+
+    def __init__(self, raw: object) -> None:
+        self.raw = raw
+
+    def get_raw_model(self) -> object:
+        return self.raw
+
+
+def test_probabilities_come_from_the_raw_model_only_when_it_has_them() -> None:
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    frame = pd.DataFrame({"x": [float(i) for i in range(20)]})
+    classifier = LogisticRegression().fit(frame, [i // 10 for i in range(20)])
+    found = class_probabilities(_Wrapped(classifier), frame)
+    assert found is not None and found[0].shape == (20, 2) and found[1] == [0, 1]
+    assert class_probabilities(_Wrapped(LinearRegression().fit(frame, frame["x"])), frame) is None
+    assert class_probabilities(object(), frame) is None

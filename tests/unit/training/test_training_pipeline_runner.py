@@ -36,23 +36,34 @@ def test_failure_message_names_the_task_and_the_error() -> None:
     assert current_task("") is None
 
 
-def test_unknown_pipeline_lists_the_known_ones() -> None:
+def test_unknown_pipeline_lists_the_known_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no project kubeloop.yaml here or above
     with pytest.raises(NotFoundError, match="unknown pipeline 'deploy'; known: training"):
         get_pipeline("deploy")
     assert [name for name, _ in pipelines.list_pipelines()] == ["training"]
 
 
-def test_compile_writes_kfp_ir_with_the_register_step_under_the_gate(tmp_path: Path) -> None:
+def test_compile_writes_the_builtin_as_the_reusable_components_with_register_under_the_gate(
+    tmp_path: Path,
+) -> None:
     path = pipelines.compile("training", tmp_path / "out" / "training.yaml")
     spec = yaml.safe_load(path.read_text())
     assert spec["pipelineInfo"]["name"] == "training"
     root = spec["root"]["dag"]["tasks"]
-    assert set(root) == {"load-data", "validate-data", "train-model", "evaluate-model", "condition-1"}
-    assert root["condition-1"]["taskInfo"]["name"] == "quality-gate"
+    assert set(root) == {
+        "load-table",
+        "validate-table",
+        "train-sklearn",
+        "evaluate-model",
+        "quality-gate",
+        "condition-1",
+    }
+    assert root["condition-1"]["taskInfo"]["name"] == "passed"
     gate = root["condition-1"]["triggerPolicy"]["condition"]
-    assert "evaluate-model-Output" in gate and "true" in gate
+    assert "quality-gate-Output" in gate and "true" in gate
     assert "register-model" in spec["components"]["comp-condition-1"]["dag"]["tasks"]
-    assert "tracking_uri" in spec["root"]["inputDefinitions"]["parameters"]
+    # The registry and the run's label reach the tasks through their environment, not parameters.
+    assert "tracking_uri" not in spec["root"]["inputDefinitions"]["parameters"]
 
 
 @pytest.mark.parametrize(
