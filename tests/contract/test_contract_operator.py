@@ -171,7 +171,9 @@ def test_failing_checks_roll_back_with_weight_zero(
     outcomes = run(apiserver, reconciler(kube, registry, clock, value=0.5), clock, 4)
     assert outcomes[:3] == ["canary", "canary", "rolled-back"]
     assert isvc_patches(apiserver)[:2] == [(10, "4", "3"), (0, "4", "3")]
-    assert isvc_patches(apiserver)[2:] == [(None, "3", None)]  # the retired challenger's revision is replaced
+    # The retired challenger's predictor is replaced by the champion's, still at 0%: with no percent Knative
+    # would send everything to its latest *ready* revision, the challenger's, until the champion's is up.
+    assert isvc_patches(apiserver)[2:] == [(0, "3", "3")]
     status = apiserver.objects[MD]["status"]
     assert status["phase"] == "rolled-back" and "failure limit" in status["lastDecision"]["reason"]
     assert status["checks"] == [

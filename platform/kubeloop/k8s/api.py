@@ -10,12 +10,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from kubernetes.client import ApiClient, BatchV1Api, CustomObjectsApi
+from kubernetes.client import ApiClient, BatchV1Api, CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
-from kubeloop.errors import BackendUnavailable, NotFoundError
+from kubeloop.errors import BackendUnavailable, KubeloopError, NotFoundError
 
 CONFLICT_ATTEMPTS = 5
 Mutate = Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -23,6 +23,10 @@ Mutate = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 class Gone(NotFoundError):
     """The object was deleted while we worked on it; reconciliation ends without error."""
+
+
+class Conflict(KubeloopError):
+    """The object changed since the resourceVersion the write carried (409): read it again."""
 
 
 class MissingCrd(BackendUnavailable):
@@ -67,6 +71,7 @@ class KubeApi:
         self.client = api_client or ApiClient()
         self.custom = CustomObjectsApi(self.client)
         self.batch = BatchV1Api(self.client)
+        self.core = CoreV1Api(self.client)
 
     def get(self, ref: Ref) -> dict[str, Any] | None:
         """The object, or None when it does not exist."""
@@ -160,6 +165,18 @@ class KubeApi:
                 return []
             raise _translate(error, ref) from None
 
+    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A ConfigMap another system publishes its settings in, or None when it is absent or not readable."""
+        try:
+            found = self.core.read_namespaced_config_map(name, namespace)
+        except ApiException as error:
+            if error.status in (403, 404):
+                return None
+            raise _translate(
+                error, Ref(group="", version="v1", plural="configmaps", namespace=namespace, name=name)
+            ) from None
+        return cast(dict[str, Any], self.client.sanitize_for_serialization(found))
+
     def update(self, ref: Ref, mutate: Mutate, *, status: bool = False) -> dict[str, Any] | None:
         """Read, change with `mutate` (None: nothing to do), write with the version read; retry on 409."""
         for _ in range(CONFLICT_ATTEMPTS):
@@ -171,22 +188,28 @@ class KubeApi:
                 return current
             desired["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             try:
-                return self._replace(ref, desired, status=status)
-            except ApiException as error:
-                if error.status == 409:
-                    continue
-                if error.status == 404:
-                    raise Gone(f"{ref.plural}/{ref.name} in {ref.namespace} was deleted") from None
-                raise _translate(error, ref) from None
+                return self.replace(ref, desired, status=status)
+            except Conflict:
+                continue
         raise BackendUnavailable(
             f"{ref.plural}/{ref.name}: still conflicting after {CONFLICT_ATTEMPTS} attempts"
         )
 
-    def _replace(self, ref: Ref, body: dict[str, Any], *, status: bool) -> dict[str, Any]:
+    def replace(self, ref: Ref, body: dict[str, Any], *, status: bool = False) -> dict[str, Any]:
+        """Write the whole object (or its status) if its resourceVersion is still the one in `body`."""
         args = (ref.group, ref.version, ref.namespace, ref.plural, ref.name, body)
-        if status:
-            return self.custom.replace_namespaced_custom_object_status(*args)
-        return self.custom.replace_namespaced_custom_object(*args)
+        try:
+            if status:
+                return cast(dict[str, Any], self.custom.replace_namespaced_custom_object_status(*args))
+            return cast(dict[str, Any], self.custom.replace_namespaced_custom_object(*args))
+        except ApiException as error:
+            if error.status == 409:
+                raise Conflict(
+                    f"{ref.plural}/{ref.name} in {ref.namespace} changed since it was read"
+                ) from None
+            if error.status == 404:
+                raise Gone(f"{ref.plural}/{ref.name} in {ref.namespace} was deleted") from None
+            raise _translate(error, ref) from None
 
 
 def drop_nulls(value: Any) -> Any:

@@ -8,9 +8,10 @@ from pathlib import Path
 from kubeloop.analysis.results import CheckResult, Verdict
 from kubeloop.registry.names import TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
 from kubeloop.rollout.engine import decide, manual_promote, manual_rollback
-from kubeloop.rollout.plan import FlipAliases, SetRoutes, TagVersion, action_from_dict, actions_for, apply
+from kubeloop.rollout.actions import FlipAliases, SetRoutes, TagVersion
+from kubeloop.rollout.file_store import FileStateStore
+from kubeloop.rollout.plan import actions_for, apply
 from kubeloop.rollout.state import Phase, RolloutState, initial_state
-from kubeloop.rollout.store import StateStore
 from kubeloop.routing.base import Routes
 from kubeloop.spec import RolloutSpec
 
@@ -61,11 +62,11 @@ def test_apply_records_history_and_pending_actions() -> None:
     after = apply(state, decide(SPEC, state, passing(), now=1), now=1)
     assert (after.phase, after.weight, after.step_started_at, after.revision) == (Phase.CANARY, 10, 1, 1)
     assert len(after.pending) == 1 and after.history[-1].kind == "advance"
-    assert action_from_dict(after.pending[0]) == actions_for(state, decide(SPEC, state, passing(), now=1))[0]
+    assert after.pending[0] == actions_for(state, decide(SPEC, state, passing(), now=1))[0]
 
 
 def test_state_round_trips_through_the_store(tmp_path: Path) -> None:
-    store = StateStore(tmp_path)
+    store = FileStateStore(tmp_path)
     state = apply(start(), decide(SPEC, start(), passing(), now=1), now=1)
     store.save(state)
     assert store.load("iris") == state
@@ -74,7 +75,7 @@ def test_state_round_trips_through_the_store(tmp_path: Path) -> None:
 
 
 def test_archive_moves_the_finished_rollout_aside(tmp_path: Path) -> None:
-    store = StateStore(tmp_path)
+    store = FileStateStore(tmp_path)
     store.save(start())
     store.archive("iris")
     assert [s.challenger for s in store.archived("iris")] == ["2"]
@@ -82,7 +83,7 @@ def test_archive_moves_the_finished_rollout_aside(tmp_path: Path) -> None:
 
 
 def test_lock_is_reentrant_across_handles_in_sequence(tmp_path: Path) -> None:
-    store = StateStore(tmp_path)
+    store = FileStateStore(tmp_path)
     with store.lock("iris"):
         store.save(start())
     with store.lock("iris"):
