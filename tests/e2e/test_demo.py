@@ -40,8 +40,8 @@ from kubeloop.registry.names import (
     TAG_ROLLOUT_REASON,
     TAG_TRAIL,
 )
-from kubeloop.rollout.state import Phase
 from kubeloop.rollout.file_store import FileStateStore
+from kubeloop.rollout.state import Phase
 from kubeloop.settings import HOME_ENV, PUSHGATEWAY_ENV, TRACKING_ENV, Settings, load_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -10,9 +10,9 @@ import pytest
 from kubeloop.analysis.results import CheckResult, Verdict
 from kubeloop.cli import main
 from kubeloop.rollout.engine import decide
+from kubeloop.rollout.file_store import FileStateStore
 from kubeloop.rollout.plan import apply
 from kubeloop.rollout.state import initial_state
-from kubeloop.rollout.file_store import FileStateStore
 from kubeloop.settings import Settings
 from kubeloop.spec import RolloutSpec
 

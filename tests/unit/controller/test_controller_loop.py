@@ -13,8 +13,8 @@ from kubeloop.controller.loop import Controller, Ports
 from kubeloop.controller.telemetry import RolloutMetrics
 from kubeloop.errors import KubeloopError, NotFoundError
 from kubeloop.registry.names import TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
-from kubeloop.rollout.state import Phase
 from kubeloop.rollout.file_store import FileStateStore
+from kubeloop.rollout.state import Phase
 from kubeloop.routing.base import RouteChange, Routes, TrafficRouter
 from kubeloop.routing.memory import MemoryRouter, MemoryServers
 from kubeloop.spec import RolloutSpec

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from kubeloop.errors import SpecError
 from kubeloop.k8s import gateway_api, istio, jobs
 from kubeloop.k8s.config import ClusterConfig, config_from_env
+from kubeloop.k8s.kserve.traffic import routes_from_isvc
 from kubeloop.k8s.render import desired_objects, routes_for_phase
 from kubeloop.k8s.status import Condition, merge_conditions
 from kubeloop.routing.base import Routes
-from kubeloop.k8s.kserve.traffic import routes_from_isvc
 from kubeloop.spec import parse_deployment
 
 VERSIONS = st.sampled_from(["1", "2", "3", "17"])

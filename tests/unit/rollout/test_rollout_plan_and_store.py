@@ -7,8 +7,8 @@ from pathlib import Path
 
 from kubeloop.analysis.results import CheckResult, Verdict
 from kubeloop.registry.names import TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
-from kubeloop.rollout.engine import decide, manual_promote, manual_rollback
 from kubeloop.rollout.actions import FlipAliases, SetRoutes, TagVersion
+from kubeloop.rollout.engine import decide, manual_promote, manual_rollback
 from kubeloop.rollout.file_store import FileStateStore
 from kubeloop.rollout.plan import actions_for, apply
 from kubeloop.rollout.state import Phase, RolloutState, initial_state
