@@ -263,3 +263,27 @@ def test_run_returns_after_retiring_the_rolled_back_challenger(given: Given) -> 
     controller.rollback("iris", reason="test")
     assert controller.run("iris").phase is Phase.ROLLED_BACK
     assert given.servers.retired == ["2"]
+
+
+def test_start_starts_the_challengers_server_first_and_a_refused_start_starts_none(given: Given) -> None:
+    controller = given.controller()
+    with pytest.raises(KubeloopError, match="already the champion"):
+        controller.start(deployment="iris", model="iris-clf", version="1", spec=SPEC)
+    assert given.servers.started == []
+    controller.start(deployment="iris", model="iris-clf", version="2", spec=SPEC)
+    assert given.servers.started == ["2"] and given.servers.ready("2")
+
+
+def test_the_old_champion_is_retired_by_whichever_controller_runs_after_its_warm_period(given: Given) -> None:
+    given.controller().start(deployment="iris", model="iris-clf", version="2", spec=SPEC)
+    state = given.controller().promote("iris")
+    assert (
+        state.retirement is not None and state.retirement.due_at == given.clock.now + SPEC.keep_previous_warm
+    )
+    given.clock.now += SPEC.keep_previous_warm - 1
+    assert given.controller().tick("iris").retirement.done_at is None and given.servers.retired == []
+    given.clock.now += 2
+    later = given.controller()  # a new process (a supervisor), after the first controller exited
+    assert later.tick("iris").settled and given.servers.retired == ["1"]
+    with pytest.raises(KubeloopError, match="no longer kept warm"):
+        later.rollback("iris")
