@@ -88,3 +88,32 @@ def test_lock_is_reentrant_across_handles_in_sequence(tmp_path: Path) -> None:
         store.save(start())
     with store.lock("iris"):
         assert store.require("iris").deployment == "iris"
+
+
+def test_a_state_file_written_before_the_typed_retirement_still_loads(tmp_path: Path) -> None:
+    advanced = apply(start(), decide(SPEC, start(), passing(), now=1), now=1)
+    older = advanced.to_json()
+    del older["retirement"]
+    for entry in older["pending"]:
+        entry.pop("change", None)
+    promoted = {
+        **older,
+        "phase": "promoted",
+        "previousWarmUntil": 700.0,
+        "extra": {"retired": True},
+        "pending": [],
+    }
+    rolled_back = {**older, "phase": "rolled-back", "previousWarmUntil": None, "extra": {}}
+    rolled_back["history"] = [
+        {"at": 50.0, "kind": "rollback", "reason": "r", "phase": "rolled-back", "step": 0, "weight": 0}
+    ]
+    running = {**older, "previousWarmUntil": None, "extra": {}}
+    store = FileStateStore(tmp_path)
+    for name, data in (("a", promoted), ("b", rolled_back), ("c", running)):
+        store.root.mkdir(parents=True, exist_ok=True)
+        store.path(name).write_text(json.dumps({**data, "deployment": name}))
+    a, b, c = store.require("a"), store.require("b"), store.require("c")
+    assert (a.retirement.version, a.retirement.due_at, a.retirement.done_at) == ("1", 700.0, 700.0)
+    assert a.previous_warm_until == 700.0 and a.settled
+    assert (b.retirement.version, b.retirement.due_at, b.retirement.done_at) == ("2", 50.0, None)
+    assert c.retirement is None and c.pending == advanced.pending and c.pending[0].change == "step"
