@@ -227,6 +227,7 @@ class Controller:
             store.archive(before.deployment)
         store.save(plan.state)
         after = self._finish_pending(plan.state)
+        assert after is not None
         if plan.decision is not None and self.ports.telemetry is not None:
             self.ports.telemetry.record(after, plan.decision)
         return after

@@ -77,11 +77,15 @@ class KubeApi:
         """The object, or None when it does not exist."""
         try:
             if ref.group == "batch":
-                return self.client.sanitize_for_serialization(
-                    self.batch.read_namespaced_cron_job(ref.name, ref.namespace)
+                return _object(
+                    self.client.sanitize_for_serialization(
+                        self.batch.read_namespaced_cron_job(ref.name, ref.namespace)
+                    )
                 )
-            return self.custom.get_namespaced_custom_object(
-                ref.group, ref.version, ref.namespace, ref.plural, ref.name
+            return _object(
+                self.custom.get_namespaced_custom_object(
+                    ref.group, ref.version, ref.namespace, ref.plural, ref.name
+                )
             )
         except ApiException as error:
             if error.status == 404:
@@ -92,11 +96,15 @@ class KubeApi:
         """Create the object."""
         try:
             if ref.group == "batch":
-                return self.client.sanitize_for_serialization(
-                    self.batch.create_namespaced_cron_job(ref.namespace, body)
+                return _object(
+                    self.client.sanitize_for_serialization(
+                        self.batch.create_namespaced_cron_job(ref.namespace, body)
+                    )
                 )
-            return self.custom.create_namespaced_custom_object(
-                ref.group, ref.version, ref.namespace, ref.plural, body
+            return _object(
+                self.custom.create_namespaced_custom_object(
+                    ref.group, ref.version, ref.namespace, ref.plural, body
+                )
             )
         except ApiException as error:
             if error.status == 404:  # creating in a collection that does not exist: the kind is unknown
@@ -110,11 +118,15 @@ class KubeApi:
         """Merge-patch the object (RFC 7386: maps merge, lists are replaced, null deletes)."""
         try:
             if ref.group == "batch":
-                return self.client.sanitize_for_serialization(
-                    self.batch.patch_namespaced_cron_job(ref.name, ref.namespace, body)
+                return _object(
+                    self.client.sanitize_for_serialization(
+                        self.batch.patch_namespaced_cron_job(ref.name, ref.namespace, body)
+                    )
                 )
-            return self.custom.patch_namespaced_custom_object(
-                ref.group, ref.version, ref.namespace, ref.plural, ref.name, body
+            return _object(
+                self.custom.patch_namespaced_custom_object(
+                    ref.group, ref.version, ref.namespace, ref.plural, ref.name, body
+                )
             )
         except ApiException as error:
             if error.status == 404:
@@ -156,10 +168,11 @@ class KubeApi:
         try:
             if ref.group == "batch":
                 found = self.batch.list_namespaced_cron_job(ref.namespace, label_selector=selector)
-                return self.client.sanitize_for_serialization(found)["items"]
-            return self.custom.list_namespaced_custom_object(
+                return cast(list[dict[str, Any]], self.client.sanitize_for_serialization(found)["items"])
+            listed = self.custom.list_namespaced_custom_object(
                 ref.group, ref.version, ref.namespace, ref.plural, label_selector=selector
-            )["items"]
+            )
+            return cast(list[dict[str, Any]], listed["items"])
         except ApiException as error:
             if error.status == 404:
                 return []
@@ -175,7 +188,7 @@ class KubeApi:
             raise _translate(
                 error, Ref(group="", version="v1", plural="configmaps", namespace=namespace, name=name)
             ) from None
-        return cast(dict[str, Any], self.client.sanitize_for_serialization(found))
+        return _object(self.client.sanitize_for_serialization(found))
 
     def update(self, ref: Ref, mutate: Mutate, *, status: bool = False) -> dict[str, Any] | None:
         """Read, change with `mutate` (None: nothing to do), write with the version read; retry on 409."""
@@ -200,8 +213,8 @@ class KubeApi:
         args = (ref.group, ref.version, ref.namespace, ref.plural, ref.name, body)
         try:
             if status:
-                return cast(dict[str, Any], self.custom.replace_namespaced_custom_object_status(*args))
-            return cast(dict[str, Any], self.custom.replace_namespaced_custom_object(*args))
+                return _object(self.custom.replace_namespaced_custom_object_status(*args))
+            return _object(self.custom.replace_namespaced_custom_object(*args))
         except ApiException as error:
             if error.status == 409:
                 raise Conflict(
@@ -210,6 +223,11 @@ class KubeApi:
             if error.status == 404:
                 raise Gone(f"{ref.plural}/{ref.name} in {ref.namespace} was deleted") from None
             raise _translate(error, ref) from None
+
+
+def _object(found: Any) -> dict[str, Any]:
+    """What the client returned, as the JSON object it is (its methods are untyped)."""
+    return cast(dict[str, Any], found)
 
 
 def drop_nulls(value: Any) -> Any:

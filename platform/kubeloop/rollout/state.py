@@ -80,7 +80,7 @@ class RolloutState(BaseModel):
     model: str
     champion: str
     challenger: str
-    spec: RolloutSpec = Field(alias="strategy")
+    spec: RolloutSpec = Field(validation_alias="strategy", serialization_alias="strategy")
     started_at: float
     phase: Phase
     step: int

@@ -170,7 +170,9 @@ def _standard_spec(
         for v in (live.serving, *dict(live.canaries))
         if v is not None and v not in (routes.stable, routes.canary)
     ]
-    entries = [] if routes.canary is None else [(routes.canary, routes.canary_weight, "challenger", None)]
+    entries: list[tuple[str, int, str, int | None]] = []
+    if routes.canary is not None:
+        entries.append((routes.canary, routes.canary_weight, "challenger", None))
     entries += [(v, 0, "standby", min(1, stable_min)) for v in dict.fromkeys(others)]
     canary = [
         {
