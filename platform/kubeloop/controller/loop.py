@@ -22,7 +22,7 @@ from kubeloop.controller.telemetry import RolloutMetrics
 from kubeloop.errors import BackendUnavailable, KubeloopError
 from kubeloop.metricsources.base import MetricSource
 from kubeloop.registry.names import CHAMPION
-from kubeloop.rollout.actions import SetRoutes
+from kubeloop.rollout.actions import RetireServer, SetRoutes
 from kubeloop.rollout.engine import analysis_due, next_analysis_at
 from kubeloop.rollout.reconcile import (
     Observed,
@@ -33,6 +33,7 @@ from kubeloop.rollout.reconcile import (
     RolloutTarget,
     StartRollout,
     plan_reconcile,
+    retirement_due,
     start_candidate,
 )
 from kubeloop.rollout.state import RolloutState
@@ -251,3 +252,24 @@ class Controller:
             challenger=state.challenger,
             task=self.ports.task,
         )
+
+
+def retire_when_due(
+    *, store: StateStore, servers: ModelServers, deployment: str, now: float
+) -> RolloutState | None:
+    """Carry out a finished rollout's due retirement alone, as a supervisor does once the controller exited.
+
+    The same rule and the same record as the controller's (`retirement_due`): marked done and pending
+    first, so the controller (or a second supervisor) never stops the server twice. None when none is due.
+    """
+    with store.lock(deployment):
+        due = retirement_due(store.load(deployment), now=now)
+        if due is None:
+            return None
+        store.save(due)
+        for action in due.pending:
+            assert isinstance(action, RetireServer)
+            servers.retire(action.version)
+        done = due.evolve(pending=())
+        store.save(done)
+        return done

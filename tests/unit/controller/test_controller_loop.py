@@ -9,7 +9,7 @@ import pytest
 from controller_fakes import Clock, DialMetrics, FakeRegistry
 from prometheus_client import generate_latest
 
-from kubeloop.controller.loop import Controller, Ports
+from kubeloop.controller.loop import Controller, Ports, retire_when_due
 from kubeloop.controller.telemetry import RolloutMetrics
 from kubeloop.errors import KubeloopError, NotFoundError
 from kubeloop.registry.names import TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
@@ -287,3 +287,19 @@ def test_the_old_champion_is_retired_by_whichever_controller_runs_after_its_warm
     assert later.tick("iris").settled and given.servers.retired == ["1"]
     with pytest.raises(KubeloopError, match="no longer kept warm"):
         later.rollback("iris")
+
+
+def test_a_supervisor_retires_the_old_champion_once_the_controller_has_exited(given: Given) -> None:
+    given.controller().start(deployment="iris", model="iris-clf", version="2", spec=SPEC)
+    given.controller().promote("iris")
+    assert (
+        retire_when_due(store=given.store, servers=given.servers, deployment="iris", now=given.clock.now)
+        is None
+    )
+    later = given.clock.now + SPEC.keep_previous_warm
+    done = retire_when_due(
+        store=FileStateStore(given.store.root.parent), servers=given.servers, deployment="iris", now=later
+    )
+    assert done is not None and done.settled and given.servers.retired == ["1"]
+    given.clock.now = later + 1
+    assert given.controller().tick("iris").settled and given.servers.retired == ["1"], "never twice"
