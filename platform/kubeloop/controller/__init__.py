@@ -1,4 +1,4 @@
-"""The rollout controller: observes, plans with the pure `plan_reconcile`, persists, then acts on its ports."""
+"""The rollout controller: observes, plans with the pure `plan_reconcile`, persists, then acts."""
 
 from kubeloop.controller.loop import Controller, Ports, retire_when_due
 
