@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from route_strategies import routes
 
 from kubeloop.k8s.config import ClusterConfig
 from kubeloop.k8s.kserve.modes import (
@@ -21,8 +21,6 @@ from kubeloop.k8s.kserve.modes import (
 from kubeloop.k8s.kserve.traffic import Live, Target, main_isvc, retired_isvc, routes_from_isvc
 from kubeloop.routing.base import RouteChange, Routes
 from kubeloop.spec import parse_deployment
-
-VERSIONS = st.sampled_from(["3", "4", "5", "17"])
 
 
 def deployment(runtime: str = "mlflow", min_replicas: int = 2) -> Any:
@@ -111,22 +109,8 @@ def test_which_field_splits_traffic_or_which_router_to_use_instead() -> None:
     assert isinstance(refusal, str) and "ModelMesh" in refusal and "istio or gateway-api" in refusal
 
 
-@st.composite
-def routes(draw: st.DrawFn) -> Routes:
-    stable = draw(VERSIONS)
-    canary = draw(st.none() | VERSIONS.filter(lambda v: v != stable))
-    shadow = draw(st.none() | VERSIONS.filter(lambda v: v != stable))
-    return Routes(
-        stable=stable,
-        canary=canary,
-        canary_weight=draw(st.integers(1, 100)) if canary else 0,
-        shadow=shadow,
-        shadow_percent=draw(st.integers(1, 100)) if shadow else 0,
-    )
-
-
 @settings(deadline=None, max_examples=60)
-@given(routes(), routes())
+@given(routes(min_weight=1), routes(min_weight=1))
 def test_standard_routes_read_back_whatever_ran_before(found: Routes, before: Routes) -> None:
     live = Live.of(main_isvc(STANDARD, before, change=RouteChange.STEP, live=Live()))
     assert routes_from_isvc(main_isvc(STANDARD, found, change=RouteChange.STEP, live=live)) == found
