@@ -85,13 +85,13 @@ class TimedRouter:
         self.router = router
         self.zeroed_at: list[float] = []
 
-    def set_routes(self, deployment: str, routes: Any) -> None:
-        self.router.set_routes(deployment, routes)
+    def set_routes(self, routes: Any, *, change: Any = "step") -> None:
+        self.router.set_routes(routes, change=change)
         if routes.canary_weight == 0 and routes.shadow_percent == 0:
             self.zeroed_at.append(time.time())
 
-    def get_routes(self, deployment: str) -> Any:
-        return self.router.get_routes(deployment)
+    def get_routes(self) -> Any:
+        return self.router.get_routes()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -176,7 +176,7 @@ def main() -> None:
             processes.start_server(settings, deployment="iris", model=MODEL, version=version)
         gateway = processes.start_gateway(settings)
         GatewayRouter.from_settings(settings).set_routes("iris", Routes(stable=champion))
-        router = TimedRouter(GatewayRouter.from_settings(settings))
+        router = TimedRouter(GatewayRouter.from_settings(settings).bound("iris"))
         scrape = ScrapeSource(lambda: metrics_targets(settings, "iris"), period=0.25).start()
         target = LocalTarget(
             deployment="iris",

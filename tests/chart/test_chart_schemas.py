@@ -9,9 +9,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from openapi_schemas import SchemaValidator, served_schema
 from rendering import CHART, CRDS_ENV, SCENARIOS, crds_folder
-
-from kubeloop.k8s.openapi import SchemaValidator, served_schema
 
 pytestmark = pytest.mark.k8s
 

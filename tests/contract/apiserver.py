@@ -47,6 +47,7 @@ class FakeApiServer:
         self.failures: dict[tuple[str, str], deque[int]] = defaultdict(deque)
         self.groups = groups
         self.version = 0
+        self.conflicts = 0  # PUTs refused because their resourceVersion was not the object's any more
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -175,6 +176,7 @@ class FakeApiServer:
                 if current is None:
                     return self._status(404, "NotFound")
                 if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
+                    server.conflicts += 1
                     return self._status(409, "Conflict")
                 new = {**current, "status": body.get("status")} if status_only else body
                 server.put_object(target, new)

@@ -12,6 +12,7 @@ from kubernetes.client import ApiClient, Configuration
 sys.path.insert(0, str(Path(__file__).parent))
 
 from apiserver import FakeApiServer  # noqa: E402
+from operator_fakes import Clock  # noqa: E402
 
 from kubeloop.k8s.api import KubeApi  # noqa: E402
 
@@ -28,3 +29,8 @@ def kube(apiserver: FakeApiServer) -> Iterator[KubeApi]:
     client = ApiClient(configuration)
     yield KubeApi(client)
     client.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()

@@ -9,8 +9,8 @@ from kubeloop.k8s import gateway_api, istio
 from kubeloop.k8s.api import Gone, KubeApi
 from kubeloop.k8s.config import ClusterConfig
 from kubeloop.k8s.render import desired_objects
-from kubeloop.routing.base import Routes
-from kubeloop.routing.factory import cluster_router
+from kubeloop.routing.base import RouteChange, Routes, TrafficRouter
+from kubeloop.routing.factory import cluster_backend
 from kubeloop.spec import parse_deployment
 
 CONFIG = ClusterConfig()
@@ -34,6 +34,10 @@ def deployment(router: str):
     )
 
 
+def router_of(kube: KubeApi, router: str) -> TrafficRouter:
+    return cluster_backend(deployment(router), api=kube, config=CONFIG).router
+
+
 def install(kube: KubeApi, router: str, routes: Routes) -> None:
     for obj in desired_objects(deployment(router), routes, config=CONFIG):
         kube.apply(obj)
@@ -41,11 +45,11 @@ def install(kube: KubeApi, router: str, routes: Routes) -> None:
 
 def test_kserve_rollout_patches_canary_percent_then_promotes(apiserver: FakeApiServer, kube: KubeApi) -> None:
     install(kube, "kserve", Routes(stable="3"))
-    router = cluster_router(deployment("kserve"), api=kube, config=CONFIG)
+    router = router_of(kube, "kserve")
     apiserver.requests.clear()
     for routes in ROLLOUT:
-        router.set_routes("iris", routes)
-        assert router.get_routes("iris") == routes
+        router.set_routes(routes)
+        assert router.get_routes() == routes
     patches = [r for r in apiserver.requests if r.method == "PATCH"]
     assert [p.path for p in patches] == [ISVC] * 4
     assert {p.content_type for p in patches} == {"application/merge-patch+json"}
@@ -59,38 +63,38 @@ def test_kserve_rollout_patches_canary_percent_then_promotes(apiserver: FakeApiS
 
 def test_kserve_rollback_sets_canary_weight_zero(apiserver: FakeApiServer, kube: KubeApi) -> None:
     install(kube, "kserve", Routes(stable="3"))
-    router = cluster_router(deployment("kserve"), api=kube, config=CONFIG)
-    router.set_routes("iris", ROLLOUT[1])
+    router = router_of(kube, "kserve")
+    router.set_routes(ROLLOUT[1])
     apiserver.requests.clear()
-    router.set_routes("iris", Routes(stable="3"))
+    router.set_routes(Routes(stable="3"), change=RouteChange.ROLLBACK)
     (patch,) = [r for r in apiserver.requests if r.method == "PATCH"]
     assert patch.body["spec"]["predictor"]["canaryTrafficPercent"] == 0
-    assert router.get_routes("iris") == Routes(stable="3")
+    assert router.get_routes() == Routes(stable="3")
 
 
 def test_kserve_shadow_runs_a_second_service_and_mirrors_through_the_collector(
     apiserver: FakeApiServer, kube: KubeApi
 ) -> None:
     install(kube, "kserve", Routes(stable="3"))
-    router = cluster_router(deployment("kserve"), api=kube, config=CONFIG)
+    router = router_of(kube, "kserve")
     shadow = Routes(stable="3", shadow="4", shadow_percent=30)
-    router.set_routes("iris", shadow)
-    assert router.get_routes("iris") == shadow
+    router.set_routes(shadow)
+    assert router.get_routes() == shadow
     assert apiserver.objects[ISVC + "-shadow"]["metadata"]["labels"]["kubeloop.io/role"] == "shadow"
-    router.set_routes("iris", ROLLOUT[0])
+    router.set_routes(ROLLOUT[0])
     assert ISVC + "-shadow" not in apiserver.objects
-    assert router.get_routes("iris") == ROLLOUT[0]
+    assert router.get_routes() == ROLLOUT[0]
 
 
 @pytest.mark.parametrize("router_name", ["istio", "gateway-api"])
 def test_mesh_rollout_writes_exact_weights(apiserver: FakeApiServer, kube: KubeApi, router_name: str) -> None:
     install(kube, router_name, Routes(stable="3", shadow="4", shadow_percent=20))
-    router = cluster_router(deployment(router_name), api=kube, config=CONFIG)
+    router = router_of(kube, router_name)
     path = VS if router_name == "istio" else ROUTE
     apiserver.requests.clear()
     for routes in ROLLOUT:
-        router.set_routes("iris", routes)
-        assert router.get_routes("iris") == routes
+        router.set_routes(routes)
+        assert router.get_routes() == routes
     writes = apiserver.writes()
     assert [(w.method, w.path) for w in writes] == [("PUT", path)] * 4
     assert [weights(router_name, w.body) for w in writes] == [
@@ -105,15 +109,15 @@ def test_mesh_rollout_writes_exact_weights(apiserver: FakeApiServer, kube: KubeA
 @pytest.mark.parametrize("router_name", ["istio", "gateway-api"])
 def test_mesh_rollback_and_shadow_percent(apiserver: FakeApiServer, kube: KubeApi, router_name: str) -> None:
     install(kube, router_name, Routes(stable="3"))
-    router = cluster_router(deployment(router_name), api=kube, config=CONFIG)
-    router.set_routes("iris", Routes(stable="3", shadow="4", shadow_percent=20))
-    router.set_routes("iris", ROLLOUT[2])
+    router = router_of(kube, router_name)
+    router.set_routes(Routes(stable="3", shadow="4", shadow_percent=20))
+    router.set_routes(ROLLOUT[2])
     apiserver.requests.clear()
-    router.set_routes("iris", Routes(stable="3"))
+    router.set_routes(Routes(stable="3"))
     (write,) = apiserver.writes()
     assert weights(router_name, write.body) == [("iris-v3", 100)]
-    assert router.get_routes("iris") == Routes(stable="3")
-    router.set_routes("iris", Routes(stable="3", shadow="4", shadow_percent=20))
+    assert router.get_routes() == Routes(stable="3")
+    router.set_routes(Routes(stable="3", shadow="4", shadow_percent=20))
     assert mirror(router_name, apiserver.writes()[-1].body) == ("iris-v4", 20)
 
 
@@ -122,11 +126,11 @@ def test_conflict_is_retried_with_a_fresh_read(
     apiserver: FakeApiServer, kube: KubeApi, router_name: str
 ) -> None:
     install(kube, router_name, Routes(stable="3"))
-    router = cluster_router(deployment(router_name), api=kube, config=CONFIG)
+    router = router_of(kube, router_name)
     path = VS if router_name == "istio" else ROUTE
     apiserver.requests.clear()
     apiserver.fail("PUT", path, 409)
-    router.set_routes("iris", ROLLOUT[0])
+    router.set_routes(ROLLOUT[0])
     assert [(r.method, r.path) for r in apiserver.requests] == [
         ("GET", path),
         ("GET", path),
@@ -134,15 +138,15 @@ def test_conflict_is_retried_with_a_fresh_read(
         ("GET", path),
         ("PUT", path),
     ]
-    assert router.get_routes("iris") == ROLLOUT[0]
+    assert router.get_routes() == ROLLOUT[0]
 
 
 def test_router_on_a_deleted_object_raises_gone(apiserver: FakeApiServer, kube: KubeApi) -> None:
     install(kube, "istio", Routes(stable="3"))
-    router = cluster_router(deployment("istio"), api=kube, config=CONFIG)
+    router = router_of(kube, "istio")
     apiserver.fail("PUT", VS, 404)
     with pytest.raises(Gone):
-        router.set_routes("iris", ROLLOUT[0])
+        router.set_routes(ROLLOUT[0])
 
 
 def weights(router_name: str, obj: dict) -> list[tuple[str, int]]:

@@ -40,8 +40,8 @@ from kubeloop.registry.names import (
     TAG_ROLLOUT_REASON,
     TAG_TRAIL,
 )
+from kubeloop.rollout.file_store import FileStateStore
 from kubeloop.rollout.state import Phase
-from kubeloop.rollout.store import StateStore
 from kubeloop.settings import HOME_ENV, PUSHGATEWAY_ENV, TRACKING_ENV, Settings, load_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -131,7 +131,7 @@ def test_drift_was_seen_only_after_the_shift_and_retrained_once(demo: tuple[Sett
 
 def test_rollout_history_shadow_canary_promotion_then_rollback(demo: tuple[Settings, str, float]) -> None:
     settings, _, _ = demo
-    store = StateStore(settings.state_dir)
+    store = FileStateStore(settings.state_dir)
     (promoted,) = store.archived(DEPLOYMENT)
     current = store.load(DEPLOYMENT)
 

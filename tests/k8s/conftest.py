@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import openapi_schemas as openapi
 import pytest
 import yaml
-
-from kubeloop.k8s import openapi
 
 CRDS_ENV = "KUBELOOP_CRDS_DIR"
 

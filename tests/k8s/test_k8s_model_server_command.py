@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from kubeloop.k8s.config import ClusterConfig
-from kubeloop.k8s.kserve import inference_service
+from kubeloop.k8s.kserve.resources import version_isvc
 from kubeloop.local.processes import free_port, wait_ready
 from kubeloop.serving.testing import register_iris
 from kubeloop.settings import Settings
@@ -31,7 +31,7 @@ def _container(runtime: str, version: str) -> dict[str, Any]:
         "spec": {"model": {"name": "iris-classifier"}, "router": "kserve",
                  "serving": {"runtime": runtime, "workers": 1}},
     })
-    isvc = inference_service(deployment, config=ClusterConfig(), name="iris", version=version,
+    isvc = version_isvc(deployment, config=ClusterConfig(), name="iris", version=version,
                              role="champion")
     (container,) = isvc["spec"]["predictor"]["containers"]
     return container

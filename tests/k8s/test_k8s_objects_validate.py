@@ -13,9 +13,9 @@ import json
 from dataclasses import replace
 
 import kubernetes_validate
+import openapi_schemas as openapi
 import pytest
 
-from kubeloop.k8s import openapi
 from kubeloop.k8s.config import ClusterConfig
 from kubeloop.k8s.crd import build_crd
 from kubeloop.k8s.render import desired_objects, routes_for_phase

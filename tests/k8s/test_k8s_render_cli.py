@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import kubernetes_validate
+import openapi_schemas as openapi
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from kubeloop.cli import app
-from kubeloop.k8s import openapi
 from kubeloop.k8s.crd import build_crd
 
 pytestmark = pytest.mark.k8s

@@ -39,8 +39,6 @@ def start(
     spec = spec or target.strategy
     local.check_sources(settings, spec)
     controller = local.controller_for(settings, target)
-    controller.check_can_start(deployment=deployment, model=target.model, version=version)
-    local.ensure_server(settings, target, version)
     state = controller.start(deployment=deployment, model=target.model, version=version, spec=spec)
     console.print(
         f"rollout of {target.model} version {version} on {deployment!r} started in {state.phase.value}"
@@ -75,11 +73,11 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Phase, weight, each check's latest value and threshold, time to the next step and to promotion."""
+    from kubeloop.rollout.file_store import FileStateStore
     from kubeloop.rollout.progress import progress
-    from kubeloop.rollout.store import StateStore
 
     settings = load_settings()
-    state = StateStore(settings.state_dir).require(deployment)
+    state = FileStateStore(settings.state_dir).require(deployment)
     now = time.time()
     info = progress(state, now=now)
     checks = [c.to_dict() for c in state.latest_checks]
@@ -151,9 +149,9 @@ def history(
     all_rollouts: bool = typer.Option(False, "--all", help="Include earlier, archived rollouts."),
 ) -> None:
     """Every decision of the rollout with its reason and checks."""
-    from kubeloop.rollout.store import StateStore
+    from kubeloop.rollout.file_store import FileStateStore
 
-    store = StateStore(load_settings().state_dir)
+    store = FileStateStore(load_settings().state_dir)
     states = (store.archived(deployment) if all_rollouts else []) + [store.require(deployment)]
     if as_json:
         print_json(
@@ -162,7 +160,7 @@ def history(
                     "challenger": s.challenger,
                     "champion": s.champion,
                     "phase": s.phase.value,
-                    "history": [e.to_dict() for e in s.history],
+                    "history": [e.model_dump(mode="json") for e in s.history],
                 }
                 for s in states
             ]
@@ -185,11 +183,11 @@ def report(
     ] = None,
 ) -> None:
     """Plot traffic weight over time with the check values, each decision marked (HTML or PNG)."""
+    from kubeloop.rollout.file_store import FileStateStore
     from kubeloop.rollout.report import write_report
-    from kubeloop.rollout.store import StateStore
 
     settings = load_settings().ensure_dirs()
-    state = StateStore(settings.state_dir).require(deployment)
+    state = FileStateStore(settings.state_dir).require(deployment)
     path = output or settings.reports_dir / f"rollout-{deployment}-{int(state.started_at)}.html"
     if path.suffix.lower() not in (".html", ".htm", ".png"):
         raise KubeloopError(f"{path}: the report is written as .html or .png")

@@ -1,5 +1,5 @@
-"""The rollout controller: observes, asks the engine, persists, then acts through the router and registry."""
+"""The rollout controller: observes, plans with the pure `plan_reconcile`, persists, then acts."""
 
-from kubeloop.controller.loop import Controller, Ports
+from kubeloop.controller.loop import Controller, Ports, retire_when_due
 
-__all__ = ["Controller", "Ports"]
+__all__ = ["Controller", "Ports", "retire_when_due"]

@@ -1,8 +1,8 @@
 """Wiring the controller for local mode: the gateway router, local model servers, scrapes, prediction logs.
 
 The deployment is the one `kubeloop deploy` recorded; model servers are the local processes it
-started (the challenger's server is started when its rollout starts and stopped when it is no
-longer needed); metrics come from Prometheus when KUBELOOP_PROMETHEUS_URL is set, else from direct
+started (`LocalServers`: the challenger's server is started when its rollout starts and stopped when
+it is no longer needed); metrics come from Prometheus when KUBELOOP_PROMETHEUS_URL is set, else from direct
 scrapes of the gateway's and the servers' `/metrics`.
 """
 
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from kubeloop.analysis.measure import PredictionReader
 from kubeloop.controller.loop import Controller, Ports
 from kubeloop.controller.telemetry import RolloutMetrics
 from kubeloop.errors import SpecError
@@ -67,29 +68,43 @@ def check_sources(settings: Settings, spec: RolloutSpec) -> None:
         raise SpecError(f"checks {custom} are promql checks: set KUBELOOP_PROMETHEUS_URL to a Prometheus")
 
 
-def ensure_server(settings: Settings, target: LocalTarget, version: str) -> None:
-    """Start a model server for `version` unless one runs."""
-    from kubeloop.local.processes import start_server
+class LocalServers:
+    """The ModelServers of a local deployment: one model-server process per version, from its records."""
 
-    start_server(
-        settings,
-        deployment=target.deployment,
-        model=target.model,
-        version=str(version),
-        runtime=target.runtime,
-        workers=target.workers,
-        max_batch_rows=target.max_batch_rows,
-    )
+    def __init__(self, settings: Settings, target: LocalTarget) -> None:
+        self.settings, self.target = settings, target
 
+    def ready(self, version: str) -> bool:
+        """True when a live server of `version` is recorded (it answered before it was recorded)."""
+        from kubeloop.local.processes import server_records
 
-def retire_server(settings: Settings, deployment: str, version: str) -> None:
-    """Stop the server of a version the deployment no longer routes to."""
-    from kubeloop.local.processes import server_records, serving_dir, stop
+        records = server_records(self.settings, self.target.deployment)
+        return any(r.version == str(version) and r.alive() for r in records)
 
-    for record in server_records(settings, deployment):
-        if record.version == str(version):
-            stop(record)
-            (serving_dir(settings) / deployment / f"v{record.version}.json").unlink(missing_ok=True)
+    def start(self, version: str) -> None:
+        """Start a model server for `version` unless one runs; returns once it answers."""
+        from kubeloop.local.processes import start_server
+
+        target = self.target
+        start_server(
+            self.settings,
+            deployment=target.deployment,
+            model=target.model,
+            version=str(version),
+            runtime=target.runtime,
+            workers=target.workers,
+            max_batch_rows=target.max_batch_rows,
+        )
+
+    def retire(self, version: str) -> None:
+        """Stop the server of a version the deployment no longer routes to."""
+        from kubeloop.local.processes import server_records, serving_dir, stop
+
+        deployment = self.target.deployment
+        for record in server_records(self.settings, deployment):
+            if record.version == str(version):
+                stop(record)
+                (serving_dir(self.settings) / deployment / f"v{record.version}.json").unlink(missing_ok=True)
 
 
 def metrics_targets(settings: Settings, deployment: str) -> list[str]:
@@ -111,20 +126,20 @@ def controller_for(
     """A controller on the local gateway and registry; `metrics` defaults to Prometheus when configured."""
     from kubeloop.metricsources.prometheus import PrometheusSource
     from kubeloop.registry.mlflow_registry import MlflowRegistry
-    from kubeloop.rollout.store import StateStore
+    from kubeloop.rollout.file_store import FileStateStore
     from kubeloop.routing.gateway import GatewayRouter
 
     if metrics is None and settings.prometheus_url:
         metrics = PrometheusSource(settings.prometheus_url)
     return Controller(
         Ports(
-            router=GatewayRouter.from_settings(settings),
+            router=GatewayRouter.from_settings(settings).bound(target.deployment),
+            servers=LocalServers(settings, target),
             registry=MlflowRegistry.from_settings(settings),
             metrics=metrics or _NoMetrics(),
-            store=StateStore(settings.state_dir),
+            store=FileStateStore(settings.state_dir),
             predictions=_prediction_reader(settings, target.deployment),
             telemetry=telemetry,
-            retire=lambda deployment, version: retire_server(settings, deployment, version),
         )
     )
 
@@ -184,7 +199,7 @@ def controller_records(settings: Settings, deployment: str | None = None) -> lis
     return [r for r in (read_record(p) for p in paths) if r is not None]
 
 
-def _prediction_reader(settings: Settings, deployment: str):  # type: ignore[no-untyped-def]
+def _prediction_reader(settings: Settings, deployment: str) -> PredictionReader:
     def read(version: str, since: float, until: float) -> pd.DataFrame:
         from kubeloop.predlog.reader import read_predictions
 

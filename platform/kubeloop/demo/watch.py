@@ -49,9 +49,9 @@ def check_window(
 def follow_rollout(settings: Settings, deployment: str, *, version: str, timeout: float) -> RolloutState:
     """Narrate each decision of the rollout of `version` as its controller takes it; the final state."""
     from kubeloop.controller.local import live_pid
-    from kubeloop.rollout.store import StateStore
+    from kubeloop.rollout.file_store import FileStateStore
 
-    store, shown = StateStore(settings.state_dir), 0
+    store, shown = FileStateStore(settings.state_dir), 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = store.load(deployment)

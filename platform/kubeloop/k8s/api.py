@@ -10,12 +10,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from kubernetes.client import ApiClient, BatchV1Api, CustomObjectsApi
+from kubernetes.client import ApiClient, BatchV1Api, CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
-from kubeloop.errors import BackendUnavailable, NotFoundError
+from kubeloop.errors import BackendUnavailable, KubeloopError, NotFoundError
 
 CONFLICT_ATTEMPTS = 5
 Mutate = Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -23,6 +23,10 @@ Mutate = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 class Gone(NotFoundError):
     """The object was deleted while we worked on it; reconciliation ends without error."""
+
+
+class Conflict(KubeloopError):
+    """The object changed since the resourceVersion the write carried (409): read it again."""
 
 
 class MissingCrd(BackendUnavailable):
@@ -67,16 +71,21 @@ class KubeApi:
         self.client = api_client or ApiClient()
         self.custom = CustomObjectsApi(self.client)
         self.batch = BatchV1Api(self.client)
+        self.core = CoreV1Api(self.client)
 
     def get(self, ref: Ref) -> dict[str, Any] | None:
         """The object, or None when it does not exist."""
         try:
             if ref.group == "batch":
-                return self.client.sanitize_for_serialization(
-                    self.batch.read_namespaced_cron_job(ref.name, ref.namespace)
+                return _object(
+                    self.client.sanitize_for_serialization(
+                        self.batch.read_namespaced_cron_job(ref.name, ref.namespace)
+                    )
                 )
-            return self.custom.get_namespaced_custom_object(
-                ref.group, ref.version, ref.namespace, ref.plural, ref.name
+            return _object(
+                self.custom.get_namespaced_custom_object(
+                    ref.group, ref.version, ref.namespace, ref.plural, ref.name
+                )
             )
         except ApiException as error:
             if error.status == 404:
@@ -87,11 +96,15 @@ class KubeApi:
         """Create the object."""
         try:
             if ref.group == "batch":
-                return self.client.sanitize_for_serialization(
-                    self.batch.create_namespaced_cron_job(ref.namespace, body)
+                return _object(
+                    self.client.sanitize_for_serialization(
+                        self.batch.create_namespaced_cron_job(ref.namespace, body)
+                    )
                 )
-            return self.custom.create_namespaced_custom_object(
-                ref.group, ref.version, ref.namespace, ref.plural, body
+            return _object(
+                self.custom.create_namespaced_custom_object(
+                    ref.group, ref.version, ref.namespace, ref.plural, body
+                )
             )
         except ApiException as error:
             if error.status == 404:  # creating in a collection that does not exist: the kind is unknown
@@ -105,11 +118,15 @@ class KubeApi:
         """Merge-patch the object (RFC 7386: maps merge, lists are replaced, null deletes)."""
         try:
             if ref.group == "batch":
-                return self.client.sanitize_for_serialization(
-                    self.batch.patch_namespaced_cron_job(ref.name, ref.namespace, body)
+                return _object(
+                    self.client.sanitize_for_serialization(
+                        self.batch.patch_namespaced_cron_job(ref.name, ref.namespace, body)
+                    )
                 )
-            return self.custom.patch_namespaced_custom_object(
-                ref.group, ref.version, ref.namespace, ref.plural, ref.name, body
+            return _object(
+                self.custom.patch_namespaced_custom_object(
+                    ref.group, ref.version, ref.namespace, ref.plural, ref.name, body
+                )
             )
         except ApiException as error:
             if error.status == 404:
@@ -151,14 +168,27 @@ class KubeApi:
         try:
             if ref.group == "batch":
                 found = self.batch.list_namespaced_cron_job(ref.namespace, label_selector=selector)
-                return self.client.sanitize_for_serialization(found)["items"]
-            return self.custom.list_namespaced_custom_object(
+                return cast(list[dict[str, Any]], self.client.sanitize_for_serialization(found)["items"])
+            listed = self.custom.list_namespaced_custom_object(
                 ref.group, ref.version, ref.namespace, ref.plural, label_selector=selector
-            )["items"]
+            )
+            return cast(list[dict[str, Any]], listed["items"])
         except ApiException as error:
             if error.status == 404:
                 return []
             raise _translate(error, ref) from None
+
+    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A ConfigMap another system publishes its settings in, or None when it is absent or not readable."""
+        try:
+            found = self.core.read_namespaced_config_map(name, namespace)
+        except ApiException as error:
+            if error.status in (403, 404):
+                return None
+            raise _translate(
+                error, Ref(group="", version="v1", plural="configmaps", namespace=namespace, name=name)
+            ) from None
+        return _object(self.client.sanitize_for_serialization(found))
 
     def update(self, ref: Ref, mutate: Mutate, *, status: bool = False) -> dict[str, Any] | None:
         """Read, change with `mutate` (None: nothing to do), write with the version read; retry on 409."""
@@ -171,22 +201,33 @@ class KubeApi:
                 return current
             desired["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             try:
-                return self._replace(ref, desired, status=status)
-            except ApiException as error:
-                if error.status == 409:
-                    continue
-                if error.status == 404:
-                    raise Gone(f"{ref.plural}/{ref.name} in {ref.namespace} was deleted") from None
-                raise _translate(error, ref) from None
+                return self.replace(ref, desired, status=status)
+            except Conflict:
+                continue
         raise BackendUnavailable(
             f"{ref.plural}/{ref.name}: still conflicting after {CONFLICT_ATTEMPTS} attempts"
         )
 
-    def _replace(self, ref: Ref, body: dict[str, Any], *, status: bool) -> dict[str, Any]:
+    def replace(self, ref: Ref, body: dict[str, Any], *, status: bool = False) -> dict[str, Any]:
+        """Write the whole object (or its status) if its resourceVersion is still the one in `body`."""
         args = (ref.group, ref.version, ref.namespace, ref.plural, ref.name, body)
-        if status:
-            return self.custom.replace_namespaced_custom_object_status(*args)
-        return self.custom.replace_namespaced_custom_object(*args)
+        try:
+            if status:
+                return _object(self.custom.replace_namespaced_custom_object_status(*args))
+            return _object(self.custom.replace_namespaced_custom_object(*args))
+        except ApiException as error:
+            if error.status == 409:
+                raise Conflict(
+                    f"{ref.plural}/{ref.name} in {ref.namespace} changed since it was read"
+                ) from None
+            if error.status == 404:
+                raise Gone(f"{ref.plural}/{ref.name} in {ref.namespace} was deleted") from None
+            raise _translate(error, ref) from None
+
+
+def _object(found: Any) -> dict[str, Any]:
+    """What the client returned, as the JSON object it is (its methods are untyped)."""
+    return cast(dict[str, Any], found)
 
 
 def drop_nulls(value: Any) -> Any:

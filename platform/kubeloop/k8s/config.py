@@ -35,6 +35,8 @@ class ClusterConfig:
     gateway_namespace: str = "kubeloop"
     domain: str = "models.example.com"
     drift_service_account: str = "kubeloop-drift"
+    # Where KServe keeps its `inferenceservice-config` ConfigMap (read for the default deployment mode).
+    kserve_namespace: str = "kserve"
     drift_engine: str = "cronjob"
     # The collector's prediction-log claim, mounted read-only by drift jobs under $KUBELOOP_HOME/predictions.
     prediction_log_claim: str = "kubeloop-collector"

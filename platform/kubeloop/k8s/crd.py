@@ -54,9 +54,12 @@ def _wire(value: Any) -> Any:
     return value
 
 
-def _field_overrides(models: dict[str, type[BaseModel]]) -> dict[tuple[str, str], dict[str, Any]]:
+Overrides = dict[tuple[str, str], dict[str, Any]]
+
+
+def _field_overrides(models: dict[str, type[BaseModel]]) -> Overrides:
     """Per (model, wire name): the duration marker and the defaults pydantic leaves out of its schema."""
-    overrides: dict[tuple[str, str], dict[str, Any]] = {}
+    overrides: Overrides = {}
     for model_name, cls in models.items():
         for name, field in cls.model_fields.items():
             wire = field.alias or name
@@ -72,7 +75,7 @@ def _field_overrides(models: dict[str, type[BaseModel]]) -> dict[tuple[str, str]
     return overrides
 
 
-def _structural(node: Any, defs: dict[str, Any], overrides: dict, owner: str | None = None) -> Any:
+def _structural(node: Any, defs: dict[str, Any], overrides: Overrides, owner: str | None = None) -> Any:
     if not isinstance(node, dict):
         return node
     if "$ref" in node:
@@ -109,8 +112,10 @@ def _structural(node: Any, defs: dict[str, Any], overrides: dict, owner: str | N
     return out
 
 
-def _property(schema: dict, defs: dict, overrides: dict, extra: dict[str, Any]) -> dict[str, Any]:
-    out = _structural(schema, defs, overrides)
+def _property(
+    schema: dict[str, Any], defs: dict[str, Any], overrides: Overrides, extra: dict[str, Any]
+) -> dict[str, Any]:
+    out: dict[str, Any] = _structural(schema, defs, overrides)
     if extra.get("duration"):
         keep = {k: v for k, v in out.items() if k in ("description", "default", "nullable")}
         # Pattern sits beside anyOf: it constrains strings only, which is what int-or-string needs.
@@ -132,7 +137,7 @@ def spec_schema() -> dict[str, Any]:
     models = _nested_models(ModelDeployment, {})
     full = ModelDeployment.model_json_schema(by_alias=True, mode="validation")
     defs = full.get("$defs", {})
-    spec = _structural({"$ref": "#/$defs/DeploymentBody"}, defs, _field_overrides(models))
+    spec: dict[str, Any] = _structural({"$ref": "#/$defs/DeploymentBody"}, defs, _field_overrides(models))
     spec.pop("default", None)
     return spec
 

@@ -1,9 +1,12 @@
 """One reconcile of a ModelDeployment: the operator's whole job, run by kopf on a timer and on every change.
 
-Desired objects come from the pure builders; the rollout runs in the same controller loop as the
-local mode (injected, `Controller` by default) with the state kept in the status. Failures users can
-act on become conditions, not crash loops: a spec that breaks the schema names the field, a missing
-KServe/Istio/Gateway API CRD says what to install, and a deleted object ends reconciliation quietly.
+The operator reads the spec, the registry's aliases and the backend, hands them to the same
+controller loop as the local mode (`Controller.reconcile`, which plans with the pure
+`kubeloop.rollout.reconcile.plan_reconcile`), with the state kept in the status, and writes what it
+came to as conditions. The controller first converges the backend's objects on the routes in effect.
+Failures users can act on become conditions, not crash loops: a spec that breaks the schema names the
+field, a missing KServe/Istio/Gateway API CRD says what to install, a KServe mode that cannot split
+traffic names the router that can, and a deleted object ends reconciliation quietly.
 """
 
 from __future__ import annotations
@@ -11,25 +14,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from kubeloop.analysis.measure import PredictionReader, Subject
 from kubeloop.controller.actions import RolloutRegistry
-from kubeloop.controller.loop import Controller, Ports
+from kubeloop.controller.loop import Controller, Ports, Reconciled, Seen
 from kubeloop.controller.telemetry import RolloutMetrics
 from kubeloop.errors import SpecError
 from kubeloop.k8s.api import Gone, KubeApi, MissingCrd, Ref
 from kubeloop.k8s.config import ClusterConfig
-from kubeloop.k8s.render import check_router, desired_objects, version_objects
+from kubeloop.k8s.render import check_router
 from kubeloop.k8s.status import BACKEND_AVAILABLE, READY, ROLLING_OUT, SPEC_VALID, Condition, merge_conditions
 from kubeloop.k8s.status_store import StatusStateStore, deployment_ref
 from kubeloop.metricsources.base import MetricSource
 from kubeloop.registry.names import CHALLENGER
-from kubeloop.rollout.plan import routes_for
+from kubeloop.rollout.reconcile import RolloutTarget
 from kubeloop.rollout.state import RolloutState
-from kubeloop.rollout.store import StateStore
 from kubeloop.routing.base import Routes
-from kubeloop.routing.factory import cluster_router
+from kubeloop.routing.factory import ClusterBackend, cluster_backend
 from kubeloop.spec import ModelDeployment, parse_deployment
 from kubeloop.telemetry.names import REQUEST_DURATION, REQUESTS_TOTAL
 
@@ -37,11 +39,8 @@ from kubeloop.telemetry.names import REQUEST_DURATION, REQUESTS_TOTAL
 class RolloutLoop(Protocol):
     """The controller loop the operator drives (kubeloop.controller.loop.Controller)."""
 
-    def start(self, *, deployment: str, model: str, version: str, spec: Any) -> RolloutState:
-        """Begin a rollout of `version`."""
-
-    def tick(self, deployment: str) -> RolloutState:
-        """Finish pending actions, then measure and decide if an analysis is due."""
+    def reconcile(self, target: RolloutTarget, *, seen: Seen) -> Reconciled:
+        """Converge, follow the challenger alias, analyse when due, retire when due."""
 
 
 class ClusterController(Controller):
@@ -147,100 +146,43 @@ class Reconciler:
             return "backend-missing"
 
     def _serve(self, ref: Ref, obj: dict[str, Any], deployment: ModelDeployment, champion: str) -> str:
-        store = StatusStateStore(api=self.api, namespace=ref.namespace)
-        router = cluster_router(deployment, api=self.api, config=self.config)
-        state = store.load(deployment.name)
-        active = state is not None and not state.done
-        routes = Routes(stable=champion)
-        if state is not None and active:
-            routes = routes_for(state, phase=state.phase, weight=state.weight)
-        for desired in desired_objects(
-            deployment, routes, config=self.config, owner_uid=obj["metadata"].get("uid")
-        ):
-            self.api.apply(_clearing_canary(desired, deployment))
-        b = self.backends
-        loop = self.loop(
-            Ports(
-                router=router,
-                registry=b.registry,
-                metrics=b.metrics,
-                store=cast(StateStore, store),  # the same operations as the state file, kept in the status
-                predictions=b.predictions(deployment.name) if b.predictions else None,
-                clock=b.clock,
-                telemetry=b.telemetry,
-            )
+        backend = cluster_backend(
+            deployment, api=self.api, config=self.config, owner_uid=obj["metadata"].get("uid")
         )
-        if active:
-            state = loop.tick(deployment.name)
-        else:
-            started = self._maybe_start(deployment, loop, state, champion, obj["metadata"].get("uid"))
-            if isinstance(started, str):
-                return started
-            state = started
-        if state is not None and state.done:
-            self._retire(store, state, router)
-        rolling = state is not None and not state.done
-        extra = {} if state is not None else {"phase": "stable", "champion": champion, "canaryWeight": 0}
-        self._write(
-            ref,
-            [
-                _valid(),
-                Condition(type=BACKEND_AVAILABLE, status=True, reason="Installed"),
-                Condition(type=READY, status=True, reason="Serving", message=f"champion {champion}"),
-                Condition(
-                    type=ROLLING_OUT,
-                    status=rolling,
-                    reason="RollingOut" if rolling else "Idle",
-                    message=state.history[-1].reason if state and state.history else "",
-                ),
-            ],
-            extra,
+        target = RolloutTarget(
+            deployment=deployment.name, model=deployment.spec.model.name, strategy=deployment.spec.rollout
         )
-        return state.phase.value if state is not None else "stable"
-
-    def _maybe_start(
-        self,
-        deployment: ModelDeployment,
-        loop: RolloutLoop,
-        state: RolloutState | None,
-        champion: str,
-        owner: str | None,
-    ) -> RolloutState | str | None:
         found = self.backends.registry.version_for_alias(deployment.spec.model.name, CHALLENGER)
-        challenger = None if found is None else str(found.version)
-        if (
-            challenger is None
-            or challenger == champion
-            or (state is not None and state.challenger == challenger)
-        ):
-            return state
-        if not self._challenger_ready(deployment, challenger, owner):
-            return "waiting-for-challenger"
-        return loop.start(
-            deployment=deployment.name,
-            model=deployment.spec.model.name,
-            version=challenger,
-            spec=deployment.spec.rollout,
+        seen = Seen(
+            champion=champion,
+            challenger=None if found is None else str(found.version),
+            refusal=backend.refusal,
         )
+        result = self.loop(self._ports(deployment, backend)).reconcile(target, seen=seen)
+        extra = (
+            {} if result.state is not None else {"phase": "stable", "champion": champion, "canaryWeight": 0}
+        )
+        self._write(ref, _serving_conditions(result, champion=champion, refusal=backend.refusal), extra)
+        return result.outcome
 
-    def _challenger_ready(self, deployment: ModelDeployment, version: str, owner: str | None) -> bool:
-        """With a mesh, the challenger's own InferenceService must be Ready before any traffic goes to it."""
-        if deployment.spec.router == "kserve":
-            return True  # KServe shifts traffic to a new revision only once it is ready
-        objects = version_objects(deployment, version, "challenger", config=self.config, owner_uid=owner)
-        live = [self.api.apply(obj) for obj in objects][0]
-        conditions = live.get("status", {}).get("conditions", [])
-        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    def _ports(self, deployment: ModelDeployment, backend: ClusterBackend) -> Ports:
+        b = self.backends
 
-    def _retire(self, store: StatusStateStore, state: RolloutState, router: Any) -> None:
-        """Stop the server the finished rollout left behind, once the previous champion's warm period ends."""
-        if state.extra.get("retired"):
-            return
-        promoted = state.phase.value == "promoted"
-        if promoted and (state.previous_warm_until or 0) > self.backends.clock():
-            return
-        router.retire(state.champion if promoted else state.challenger)
-        store.save(state.evolve(extra={**state.extra, "retired": True}))
+        def converge(routes: Routes) -> None:
+            for desired in backend.objects(routes):
+                self.api.apply(desired)
+
+        return Ports(
+            router=backend.router,
+            servers=backend.servers,
+            registry=b.registry,
+            metrics=b.metrics,
+            store=StatusStateStore(api=self.api, namespace=deployment.metadata.namespace),
+            predictions=b.predictions(deployment.name) if b.predictions else None,
+            clock=b.clock,
+            telemetry=b.telemetry,
+            converge=converge,
+        )
 
     def _champion(self, deployment: ModelDeployment) -> str | None:
         model = deployment.spec.model
@@ -263,16 +205,28 @@ class Reconciler:
         self.api.update(ref, mutate, status=True)
 
 
-def _clearing_canary(obj: dict[str, Any], deployment: ModelDeployment) -> dict[str, Any]:
-    """The KServe router's InferenceService with canaryTrafficPercent null when there is no canary.
-
-    Applying it to a live object that still has one (after a rollback) then removes it."""
-    if obj["kind"] != "InferenceService" or obj["metadata"]["name"] != deployment.name:
-        return obj
-    predictor = obj["spec"]["predictor"]
-    if "canaryTrafficPercent" in predictor:
-        return obj
-    return {**obj, "spec": {**obj["spec"], "predictor": {**predictor, "canaryTrafficPercent": None}}}
+def _serving_conditions(result: Reconciled, *, champion: str, refusal: str | None) -> list[Condition]:
+    """The conditions of a deployment that serves its champion, rolling out or not."""
+    state = result.state
+    rolling = state is not None and not state.done
+    backend = (
+        Condition(type=BACKEND_AVAILABLE, status=True, reason="Installed")
+        if refusal is None
+        else Condition(
+            type=BACKEND_AVAILABLE, status=False, reason="TrafficSplitUnsupported", message=refusal
+        )
+    )
+    return [
+        _valid(),
+        backend,
+        Condition(type=READY, status=True, reason="Serving", message=f"champion {champion}"),
+        Condition(
+            type=ROLLING_OUT,
+            status=rolling,
+            reason="RollingOut" if rolling else "Idle",
+            message=state.history[-1].reason if state and state.history else "",
+        ),
+    ]
 
 
 def _valid() -> Condition:

@@ -1,7 +1,9 @@
 """Every object the operator keeps for a deployment at given routes, computed by one pure function.
 
-`desired_objects` is what the operator applies and what `kubeloop k8s render` prints; `routes_for_phase`
-turns a phase name (shadow, canary:N, promoted) into the routes of that phase.
+`desired_objects` is what `kubeloop k8s render` prints and what the schema tests validate;
+`routes_for_phase` turns a phase name (shadow, canary:N, promoted) into the routes of that phase.
+The operator converges on the same objects, with the KServe InferenceService moved as its live
+object requires (`kubeloop.k8s.kserve.traffic`).
 """
 
 from __future__ import annotations
@@ -9,13 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from kubeloop.errors import SpecError
-from kubeloop.k8s import gateway_api, istio, jobs, kserve
+from kubeloop.k8s import gateway_api, istio, jobs
+from kubeloop.k8s.api import drop_nulls
 from kubeloop.k8s.config import ClusterConfig
-from kubeloop.k8s.meta import predictor_host, version_isvc_name
-from kubeloop.routing.base import Routes
+from kubeloop.k8s.kserve.modes import Split
+from kubeloop.k8s.kserve.resources import shadow_isvc_name, version_isvc
+from kubeloop.k8s.kserve.traffic import Live, Target, main_isvc
+from kubeloop.k8s.mesh import version_objects
+from kubeloop.routing.base import RouteChange, Routes
 from kubeloop.spec import ModelDeployment
 
 CLUSTER_ROUTERS = ("kserve", "istio", "gateway-api")
+# What a freshly created InferenceService of the KServe router runs in when the cluster says nothing.
+DEFAULT_KSERVE_MODE = "Serverless"
 
 
 def check_router(deployment: ModelDeployment) -> str:
@@ -49,104 +57,55 @@ def routes_for_phase(deployment: ModelDeployment, phase: str, *, champion: str, 
     raise SpecError(f"phase {phase!r}: expected stable, shadow, canary:N or promoted")
 
 
-def shadow_isvc_name(deployment: ModelDeployment) -> str:
-    """With the KServe router the shadow runs beside the main InferenceService under this name."""
-    return f"{deployment.name}-shadow"
-
-
-def mirror_url(deployment: ModelDeployment, isvc: str) -> str:
-    """Where the collector replays mirrored requests: the shadow predictor's predict endpoint."""
-    host = predictor_host(isvc=isvc, namespace=deployment.metadata.namespace)
-    if deployment.spec.serving.runtime == "mlflow":
-        return f"http://{host}/v2/models/{isvc}/infer"
-    return f"http://{host}/v1/models/{isvc}:predict"
-
-
-def _kserve_objects(
-    deployment: ModelDeployment, routes: Routes, config: ClusterConfig, owner: str | None
-) -> list:
-    shadow = shadow_isvc_name(deployment)
-    serving, role = (routes.canary, "challenger") if routes.canary else (routes.stable, "champion")
-    mirrored = routes.shadow is not None and routes.shadow_percent > 0
-    objects = [
-        kserve.inference_service(
-            deployment,
-            config=config,
-            name=deployment.name,
-            version=serving,
-            role=role,
-            canary_percent=routes.canary_weight if routes.canary else None,
-            stable_version=routes.stable,
-            mirror=mirror_url(deployment, shadow) if mirrored else None,
-            mirror_percent=routes.shadow_percent,
-            mirror_version=routes.shadow,
-            owner_uid=owner,
-        )
-    ]
-    if mirrored and routes.shadow is not None:
+def kserve_objects(
+    deployment: ModelDeployment, routes: Routes, *, config: ClusterConfig, owner_uid: str | None = None
+) -> list[dict[str, Any]]:
+    """The KServe router's InferenceServices for these routes, created fresh (Knative revisions split)."""
+    target = Target(
+        deployment=deployment,
+        config=config,
+        split=Split.CANARY_PERCENT,
+        mode=DEFAULT_KSERVE_MODE,
+        owner_uid=owner_uid,
+    )
+    objects = [main_isvc(target, routes, change=RouteChange.STEP, live=Live())]
+    if routes.shadow is not None and routes.shadow_percent:
+        shadow = shadow_isvc_name(deployment)
         objects.append(
-            kserve.inference_service(
+            version_isvc(
                 deployment,
                 config=config,
                 name=shadow,
                 version=routes.shadow,
                 role="shadow",
-                owner_uid=owner,
+                mode=DEFAULT_KSERVE_MODE,
                 log_requests=False,
+                owner_uid=owner_uid,
             )
         )
-    return objects
+    return [drop_nulls(obj) for obj in objects]
 
 
-def version_roles(routes: Routes) -> dict[str, str]:
-    """Each version in use and its role; a version in two roles keeps the first (champion first)."""
-    roles: dict[str, str] = {}
-    for version, role in (
-        (routes.stable, "champion"),
-        (routes.canary, "challenger"),
-        (routes.shadow, "shadow"),
-    ):
-        if version is not None:
-            roles.setdefault(version, role)
-    return roles
-
-
-def version_objects(
-    deployment: ModelDeployment,
-    version: str,
-    role: str,
-    *,
-    config: ClusterConfig,
-    owner_uid: str | None = None,
+def mesh_objects(
+    deployment: ModelDeployment, routes: Routes, *, config: ClusterConfig, owner_uid: str | None = None
 ) -> list[dict[str, Any]]:
-    """What serves one version when a mesh routes: its InferenceService, and a DestinationRule on Istio."""
-    objects = [
-        kserve.inference_service(
-            deployment,
-            config=config,
-            name=version_isvc_name(deployment, version),
-            version=version,
-            role=role,
-            mode=kserve.RAW,
-            owner_uid=owner_uid,
-        )
-    ]
-    if deployment.spec.router == "istio":
-        objects.append(istio.destination_rule(deployment, version, owner_uid=owner_uid))
-    return objects
-
-
-def _mesh_objects(
-    deployment: ModelDeployment, routes: Routes, config: ClusterConfig, owner: str | None
-) -> list:
+    """Each routed version's servers and the VirtualService or HTTPRoute between them."""
     objects: list[dict[str, Any]] = []
-    for version, role in version_roles(routes).items():
-        objects.extend(version_objects(deployment, version, role, config=config, owner_uid=owner))
+    for version, role in routes.versions().items():
+        objects.extend(version_objects(deployment, version, role, config=config, owner_uid=owner_uid))
     if deployment.spec.router == "istio":
-        objects.append(istio.virtual_service(deployment, routes, config=config, owner_uid=owner))
+        objects.append(istio.virtual_service(deployment, routes, config=config, owner_uid=owner_uid))
     else:
-        objects.append(gateway_api.http_route(deployment, routes, config=config, owner_uid=owner))
+        objects.append(gateway_api.http_route(deployment, routes, config=config, owner_uid=owner_uid))
     return objects
+
+
+def drift_job(
+    deployment: ModelDeployment, *, config: ClusterConfig, owner_uid: str | None = None
+) -> dict[str, Any]:
+    """The deployment's scheduled drift check: a CronJob, or an Argo CronWorkflow."""
+    build = jobs.drift_cron_workflow if config.drift_engine == "argo" else jobs.drift_cronjob
+    return build(deployment, config=config, owner_uid=owner_uid)
 
 
 def desired_objects(
@@ -154,8 +113,6 @@ def desired_objects(
 ) -> list[dict[str, Any]]:
     """Every object for the deployment at these routes: servers, routing, and the drift job."""
     router = check_router(deployment)
-    build = _kserve_objects if router == "kserve" else _mesh_objects
-    objects = build(deployment, routes, config, owner_uid)
-    drift = jobs.drift_cron_workflow if config.drift_engine == "argo" else jobs.drift_cronjob
-    objects.append(drift(deployment, config=config, owner_uid=owner_uid))
-    return objects
+    build = kserve_objects if router == "kserve" else mesh_objects
+    objects = build(deployment, routes, config=config, owner_uid=owner_uid)
+    return [*objects, drift_job(deployment, config=config, owner_uid=owner_uid)]

@@ -1,21 +1,27 @@
 """The rollout state kept in the ModelDeployment's status, so a restarted operator resumes where it was.
 
-It offers the rollout controller the same operations as the local state file (load, require, save,
-archive, lock). Every save writes the whole status through the status subresource with the
-resourceVersion it read, so a concurrent writer is never overwritten silently (409 -> read again).
+It implements the StateStore port as the local state file does (load, require, save, archive, lock).
+Every write replaces the status through the status subresource carrying the resourceVersion this
+store last read or wrote: when anyone else wrote in between, the API server answers 409 and the write
+raises StateConflict, so the controller reads again and decides again rather than re-sending a state
+computed before the other write (which would lose it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from kubeloop.errors import NotFoundError
-from kubeloop.k8s.api import KubeApi, Ref
+from kubeloop.k8s.api import Conflict, Gone, KubeApi, Ref
 from kubeloop.k8s.crd import GROUP, PLURAL, VERSION
 from kubeloop.rollout.state import Phase, RolloutState
+from kubeloop.rollout.store import StateConflict
+
+Status = dict[str, Any]
 
 # The history grows by one entry per analysis; the status keeps the latest (etcd objects stay small).
 HISTORY_KEPT = 50
@@ -51,7 +57,7 @@ def status_from_state(state: RolloutState) -> dict[str, Any]:
             }
             for c in state.latest_checks
         ],
-        "rollout": state.evolve(history=state.history[-HISTORY_KEPT:]).to_dict(),
+        "rollout": state.evolve(history=state.history[-HISTORY_KEPT:]).to_json(),
     }
     if state.history:
         last = state.history[-1]
@@ -64,6 +70,7 @@ class StatusStateStore:
 
     def __init__(self, *, api: KubeApi, namespace: str) -> None:
         self.api, self.namespace = api, namespace
+        self._seen: dict[str, dict[str, Any]] = {}  # the object as this store last read or wrote it
 
     def _ref(self, deployment: str) -> Ref:
         return deployment_ref(namespace=self.namespace, name=deployment)
@@ -71,8 +78,12 @@ class StatusStateStore:
     def load(self, deployment: str) -> RolloutState | None:
         """The rollout state in the status, or None when there is none."""
         obj = self.api.get(self._ref(deployment))
-        data = (obj or {}).get("status", {}).get("rollout")
-        return RolloutState.from_dict(data) if data else None
+        if obj is None:
+            self._seen.pop(deployment, None)
+            return None
+        self._seen[deployment] = obj
+        data = (obj.get("status") or {}).get("rollout")
+        return RolloutState.model_validate(data) if data else None
 
     def require(self, deployment: str) -> RolloutState:
         """The rollout state, or NotFoundError naming the deployment."""
@@ -85,26 +96,35 @@ class StatusStateStore:
         """Write the state and the fields derived from it into the status."""
         fields = status_from_state(state)
 
-        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
-            obj["status"] = {**obj.get("status", {}), **fields}
+        def change(status: Status) -> Status:
+            status = {**status, **fields}
             if "lastDecision" not in fields:
-                obj["status"].pop("lastDecision", None)
-            return obj
+                status.pop("lastDecision", None)
+            return status
 
-        self.api.update(self._ref(state.deployment), mutate, status=True)
+        self._write(state.deployment, change)
 
     def archive(self, deployment: str) -> None:
         """Clear the finished rollout so a new one can start (its outcome is tagged on the model version)."""
-
-        def mutate(obj: dict[str, Any]) -> dict[str, Any] | None:
-            if "rollout" not in obj.get("status", {}):
-                return None
-            obj["status"].pop("rollout")
-            return obj
-
-        self.api.update(self._ref(deployment), mutate, status=True)
+        self._write(deployment, lambda status: {k: v for k, v in status.items() if k != "rollout"})
 
     @contextmanager
     def lock(self, deployment: str) -> Iterator[None]:
         """Nothing to take: kopf runs one handler per object at a time; peering keeps one operator active."""
         yield
+
+    def _write(self, deployment: str, change: Callable[[Status], Status]) -> None:
+        """Replace the status of the object as last seen; a 409 means someone else wrote since."""
+        ref = self._ref(deployment)
+        seen = self._seen.get(deployment) or self.api.get(ref)
+        if seen is None:
+            raise Gone(f"ModelDeployment {deployment!r} in {self.namespace} was deleted")
+        status = change(dict(seen.get("status") or {}))
+        if status == seen.get("status"):
+            return
+        body = {**copy.deepcopy(seen), "status": status}
+        try:
+            self._seen[deployment] = self.api.replace(ref, body, status=True)
+        except Conflict:
+            self._seen.pop(deployment, None)
+            raise StateConflict(f"the rollout status of {deployment!r} changed since it was read") from None

@@ -44,9 +44,9 @@ def _routes(settings: Settings, name: str) -> dict[str, Any] | None:
 
 
 def _rollout(settings: Settings, name: str) -> dict[str, Any] | None:
-    from kubeloop.rollout.store import StateStore
+    from kubeloop.rollout.file_store import FileStateStore
 
-    state = StateStore(settings.state_dir).load(name)
+    state = FileStateStore(settings.state_dir).load(name)
     if state is None:
         return None
     last = state.history[-1] if state.history else None

@@ -47,16 +47,15 @@ class Decision:
         return self.kind is not DecisionKind.HOLD
 
 
-def next_analysis_at(state: RolloutState) -> float:
+def next_analysis_at(spec: RolloutSpec, state: RolloutState) -> float:
     """When the next analysis is due: one interval after the last one (or after the step began)."""
     last = state.last_analysis_at if state.last_analysis_at is not None else state.step_started_at
-    return last + state.spec.canary.interval
+    return last + spec.canary.interval
 
 
-def analysis_window(state: RolloutState, *, now: float) -> float:
-    """The seconds the next measurement covers: since the last analysis, at least one second."""
-    last = state.last_analysis_at if state.last_analysis_at is not None else state.step_started_at
-    return max(1.0, now - last)
+def analysis_due(spec: RolloutSpec, state: RolloutState, *, now: float) -> bool:
+    """True when a running rollout's interval has ended, so the checks are to be measured now."""
+    return not state.phase.terminal and now >= next_analysis_at(spec, state)
 
 
 def decide(
@@ -65,8 +64,8 @@ def decide(
     """Decide the next move from the state and the checks measured over the last interval."""
     if state.phase.terminal:
         return _hold(state, f"rollout already {state.phase.value}", analysed=False)
-    if now < next_analysis_at(state):
-        wait = next_analysis_at(state) - now
+    if now < next_analysis_at(spec, state):
+        wait = next_analysis_at(spec, state) - now
         return _hold(state, f"next analysis in {wait:.1f}s", analysed=False)
     results = _applicable(spec, state.phase, tuple(measurements))
     failed = [r for r in results if r.verdict is Verdict.FAIL]

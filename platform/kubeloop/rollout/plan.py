@@ -7,87 +7,13 @@ replays exactly the same actions on restart and none twice in effect.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 from kubeloop.registry.names import CHALLENGER, TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
+from kubeloop.rollout.actions import Action, FlipAliases, SetAlias, SetRoutes, TagVersion
 from kubeloop.rollout.engine import Decision, DecisionKind
-from kubeloop.rollout.state import HistoryEntry, Phase, RolloutState
-from kubeloop.routing.base import Routes
+from kubeloop.rollout.state import HistoryEntry, Phase, Retirement, RolloutState
+from kubeloop.routing.base import RouteChange, Routes
 
 MAX_HISTORY = 500
-
-
-@dataclass(frozen=True, kw_only=True)
-class SetRoutes:
-    """Send the deployment's traffic as `routes` says."""
-
-    deployment: str
-    routes: Routes
-    kind: str = "routes"
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly mapping."""
-        return {"kind": self.kind, "deployment": self.deployment, "routes": asdict(self.routes)}
-
-
-@dataclass(frozen=True, kw_only=True)
-class FlipAliases:
-    """Make `new_champion` the champion, alias the old one `previous` and drop the challenger alias."""
-
-    model: str
-    new_champion: str
-    old_champion: str
-    kind: str = "aliases"
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly mapping."""
-        return asdict(self)
-
-
-@dataclass(frozen=True, kw_only=True)
-class TagVersion:
-    """Record tags (outcome, reason) on a model version."""
-
-    model: str
-    version: str
-    tags: dict[str, str] = field(default_factory=dict)
-    kind: str = "tag"
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly mapping."""
-        return asdict(self)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SetAlias:
-    """Point an alias at a version (the rollout marks its version `challenger` when it starts)."""
-
-    model: str
-    alias: str
-    version: str
-    kind: str = "alias"
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly mapping."""
-        return asdict(self)
-
-
-Action = SetRoutes | FlipAliases | TagVersion | SetAlias
-
-
-def action_from_dict(data: dict[str, Any]) -> Action:
-    """Read back what an action's `to_dict` wrote."""
-    fields = {k: v for k, v in data.items() if k != "kind"}
-    if data["kind"] == "routes":
-        return SetRoutes(deployment=fields["deployment"], routes=Routes(**fields["routes"]))
-    if data["kind"] == "aliases":
-        return FlipAliases(**fields)
-    if data["kind"] == "tag":
-        return TagVersion(**fields)
-    if data["kind"] == "alias":
-        return SetAlias(**fields)
-    raise ValueError(f"unknown action kind {data['kind']!r}")
 
 
 def routes_for(state: RolloutState, *, phase: Phase, weight: int) -> Routes:
@@ -123,14 +49,15 @@ def actions_for(state: RolloutState, decision: Decision) -> tuple[Action, ...]:
         return (SetRoutes(deployment=deployment, routes=routes),)
     if decision.kind is DecisionKind.PROMOTE:
         full = Routes(stable=state.champion, canary=state.challenger, canary_weight=100)
+        promoted = Routes(stable=state.challenger)
         return (
             SetRoutes(deployment=deployment, routes=full),
             FlipAliases(model=model, new_champion=state.challenger, old_champion=state.champion),
-            SetRoutes(deployment=deployment, routes=Routes(stable=state.challenger)),
+            SetRoutes(deployment=deployment, routes=promoted, change=RouteChange.PROMOTE),
             TagVersion(model=model, version=state.challenger, tags=_outcome("promoted", decision.reason)),
         )
     outcome = "rolled-back" if decision.kind is DecisionKind.ROLLBACK else "aborted"
-    back = SetRoutes(deployment=deployment, routes=Routes(stable=state.champion))
+    back = SetRoutes(deployment=deployment, routes=Routes(stable=state.champion), change=RouteChange.ROLLBACK)
     tag = TagVersion(model=model, version=state.challenger, tags=_outcome(outcome, decision.reason))
     if state.phase is Phase.PROMOTED:
         # A late rollback while the old champion is still warm: it gets the traffic and its alias back.
@@ -154,7 +81,7 @@ def apply(state: RolloutState, decision: Decision, *, now: float) -> RolloutStat
         checks=decision.checks,
     )
     moved = decision.step != state.step or decision.phase is not state.phase
-    pending = tuple(action.to_dict() for action in actions_for(state, decision))
+    pending = actions_for(state, decision)
     return state.evolve(
         phase=decision.phase,
         step=decision.step,
@@ -165,11 +92,18 @@ def apply(state: RolloutState, decision: Decision, *, now: float) -> RolloutStat
         last_analysis_at=now if decision.analysed or moved else state.last_analysis_at,
         pending=state.pending + pending,
         history=(state.history + (entry,))[-MAX_HISTORY:],
-        previous_warm_until=(
-            now + state.spec.keep_previous_warm if decision.kind is DecisionKind.PROMOTE else None
-        ),
+        retirement=_retirement(state, decision, now=now),
         revision=state.revision + 1,
     )
+
+
+def _retirement(state: RolloutState, decision: Decision, *, now: float) -> Retirement | None:
+    """What an ending decision leaves behind: the old champion after its warm period, else the challenger."""
+    if decision.kind is DecisionKind.PROMOTE:
+        return Retirement(version=state.champion, due_at=now + state.spec.keep_previous_warm)
+    if decision.kind in (DecisionKind.ROLLBACK, DecisionKind.ABORT):
+        return Retirement(version=state.challenger, due_at=now)
+    return state.retirement
 
 
 def _outcome(outcome: str, reason: str) -> dict[str, str]:

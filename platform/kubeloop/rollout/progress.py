@@ -45,7 +45,7 @@ def progress(state: RolloutState, *, now: float) -> Progress:
             promotion_in=None,
         )
     interval = state.spec.canary.interval
-    next_in = max(0.0, next_analysis_at(state) - now)
+    next_in = max(0.0, next_analysis_at(state.spec, state) - now)
     if state.phase is Phase.SHADOW:
         assert state.spec.shadow is not None
         shadow_end = max(next_in, state.step_started_at + state.spec.shadow.duration - now)

@@ -1,12 +1,20 @@
-"""The rollout's state: phase, step, weight, failure count and the history of decisions with their checks."""
+"""The rollout's state: phase, step, weight, failure count and the history of decisions with their checks.
+
+Pydantic models, dumped as the state file and the custom resource's `status.rollout` show them:
+camelCase at the top, the history and the pending actions in snake_case as they always were. A state
+written before the typed `retirement` existed (its `previousWarmUntil` and `extra.retired`) still loads.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
 from kubeloop.analysis.results import CheckResult
+from kubeloop.rollout.actions import Action
 from kubeloop.spec import RolloutSpec
 
 SHADOW_STEP = -1
@@ -27,9 +35,10 @@ class Phase(StrEnum):
         return self in (Phase.PROMOTED, Phase.ROLLED_BACK, Phase.ABORTED)
 
 
-@dataclass(frozen=True, kw_only=True)
-class HistoryEntry:
+class HistoryEntry(BaseModel):
     """One decision as it was taken: when, what, why, where it left the rollout and the checks behind it."""
+
+    model_config = ConfigDict(frozen=True)
 
     at: float
     kind: str
@@ -37,43 +46,41 @@ class HistoryEntry:
     phase: Phase
     step: int
     weight: int
-    failures: int
+    failures: int = 0
     checks: tuple[CheckResult, ...] = ()
     # When the decision's last route change took effect (None for holds and until it has).
     routed_at: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly mapping."""
-        data = asdict(self)
-        data["phase"] = self.phase.value
-        data["checks"] = [check.to_dict() for check in self.checks]
-        return data
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> HistoryEntry:
-        """Read back what `to_dict` wrote."""
-        return cls(
-            at=float(data["at"]),
-            kind=str(data["kind"]),
-            reason=str(data["reason"]),
-            phase=Phase(data["phase"]),
-            step=int(data["step"]),
-            weight=int(data["weight"]),
-            failures=int(data.get("failures", 0)),
-            checks=tuple(CheckResult.from_dict(c) for c in data.get("checks", ())),
-            routed_at=data.get("routed_at"),
-        )
+class Retirement(BaseModel):
+    """The server a finished rollout leaves behind and when it may stop: the rule any executor carries out.
+
+    The rolled-back (or aborted) challenger is due at once; the previous champion after a promotion is
+    due when its warm period ends, so a late rollback stays instant until then. `done_at` is set when
+    the retirement was handed to the servers (as a pending action, so it happens even after a crash).
+    """
+
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+    version: str
+    due_at: float
+    done_at: float | None = None
+
+    def due(self, *, now: float) -> bool:
+        """True when the server should be stopped now and has not been yet."""
+        return self.done_at is None and now >= self.due_at
 
 
-@dataclass(frozen=True, kw_only=True)
-class RolloutState:
+class RolloutState(BaseModel):
     """Everything the controller needs to resume a rollout exactly where it was."""
+
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
 
     deployment: str
     model: str
     champion: str
     challenger: str
-    spec: RolloutSpec
+    spec: RolloutSpec = Field(validation_alias="strategy", serialization_alias="strategy")
     started_at: float
     phase: Phase
     step: int
@@ -83,16 +90,44 @@ class RolloutState:
     paired_samples: int = 0
     last_analysis_at: float | None = None
     # Actions decided but not yet confirmed done; a restarted controller replays them (they are idempotent).
-    pending: tuple[dict[str, Any], ...] = ()
+    pending: tuple[Action, ...] = ()
     history: tuple[HistoryEntry, ...] = ()
-    previous_warm_until: float | None = None
+    retirement: Retirement | None = None
     revision: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_older_files(cls, data: Any) -> Any:
+        """Turn the untyped `previousWarmUntil` / `extra.retired` of older state files into `retirement`."""
+        if not isinstance(data, dict) or "retirement" in data or "previousWarmUntil" not in data:
+            return data
+        older = data
+        data = {k: v for k, v in older.items() if k not in ("previousWarmUntil", "extra")}
+        if Phase(data["phase"]).terminal:
+            promoted = data["phase"] == Phase.PROMOTED
+            last = (data.get("history") or [{"at": data["startedAt"]}])[-1]["at"]
+            due = (older.get("previousWarmUntil") or last) if promoted else last
+            retired = bool((older.get("extra") or {}).get("retired"))
+            version = data["champion"] if promoted else data["challenger"]
+            data["retirement"] = {"version": version, "dueAt": due, "doneAt": due if retired else None}
+        return data
 
     @property
     def done(self) -> bool:
         """True once the rollout reached a terminal phase and every action is confirmed."""
         return self.phase.terminal and not self.pending
+
+    @property
+    def settled(self) -> bool:
+        """True once the rollout is done and the server it left behind is retired (nothing left to do)."""
+        return self.done and (self.retirement is None or self.retirement.done_at is not None)
+
+    @property
+    def previous_warm_until(self) -> float | None:
+        """After a promotion, until when the previous champion's server is kept for a late rollback."""
+        if self.phase is not Phase.PROMOTED or self.retirement is None:
+            return None
+        return self.retirement.due_at
 
     @property
     def latest_checks(self) -> tuple[CheckResult, ...]:
@@ -106,59 +141,16 @@ class RolloutState:
         """The state once the last decision's traffic change took effect: its history entry records when."""
         history = self.history
         if history and history[-1].kind != "hold" and history[-1].routed_at is None:
-            history = (*history[:-1], replace(history[-1], routed_at=now))
-        return replace(self, history=history)
+            history = (*history[:-1], history[-1].model_copy(update={"routed_at": now}))
+        return self.evolve(history=history)
 
     def evolve(self, **changes: Any) -> RolloutState:
-        """A copy with some fields changed."""
-        return replace(self, **changes)
+        """A copy with some fields changed (by their Python names)."""
+        return self.model_copy(update=changes)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The state file's content (camelCase spec, as on the wire)."""
-        return {
-            "deployment": self.deployment,
-            "model": self.model,
-            "champion": self.champion,
-            "challenger": self.challenger,
-            "strategy": self.spec.model_dump(mode="json", by_alias=True),
-            "startedAt": self.started_at,
-            "phase": self.phase.value,
-            "step": self.step,
-            "weight": self.weight,
-            "stepStartedAt": self.step_started_at,
-            "failures": self.failures,
-            "pairedSamples": self.paired_samples,
-            "lastAnalysisAt": self.last_analysis_at,
-            "pending": list(self.pending),
-            "history": [entry.to_dict() for entry in self.history],
-            "previousWarmUntil": self.previous_warm_until,
-            "revision": self.revision,
-            "extra": self.extra,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RolloutState:
-        """Read back what `to_dict` wrote."""
-        return cls(
-            deployment=str(data["deployment"]),
-            model=str(data["model"]),
-            champion=str(data["champion"]),
-            challenger=str(data["challenger"]),
-            spec=RolloutSpec.model_validate(data["strategy"]),
-            started_at=float(data["startedAt"]),
-            phase=Phase(data["phase"]),
-            step=int(data["step"]),
-            weight=int(data["weight"]),
-            step_started_at=float(data["stepStartedAt"]),
-            failures=int(data.get("failures", 0)),
-            paired_samples=int(data.get("pairedSamples", 0)),
-            last_analysis_at=data.get("lastAnalysisAt"),
-            pending=tuple(data.get("pending", ())),
-            history=tuple(HistoryEntry.from_dict(e) for e in data.get("history", ())),
-            previous_warm_until=data.get("previousWarmUntil"),
-            revision=int(data.get("revision", 0)),
-            extra=dict(data.get("extra", {})),
-        )
+    def to_json(self) -> dict[str, Any]:
+        """The state file's content (camelCase, the strategy as on the wire)."""
+        return self.model_dump(mode="json", by_alias=True)
 
 
 def initial_state(

@@ -1,7 +1,9 @@
 """The TrafficRouter of the kubeloop gateway: routes go to its admin API, backends named by version.
 
-Versions are turned into server URLs by a resolver; in local mode that is the process records of
-`kubeloop.local` (a version must have a running server before traffic can go to it).
+`GatewayRouter` is the admin client of the whole gateway (every deployment's routes); a rollout
+drives one deployment through `GatewayRouter.bound(name)`, which is the TrafficRouter. Versions are
+turned into server URLs by a resolver; in local mode that is the process records of `kubeloop.local`
+(a version must have a running server before traffic can go to it).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 import httpx
 
 from kubeloop.errors import BackendUnavailable, KubeloopError, NotFoundError
-from kubeloop.routing.base import Routes
+from kubeloop.routing.base import RouteChange, Routes
 from kubeloop.settings import Settings
 
 # (deployment, version) -> (registered model name, server base URL)
@@ -48,8 +50,10 @@ class GatewayRouter:
         """Replace the deployment's routes in one admin call (the gateway swaps them atomically)."""
         model, stable_url = self.resolve(deployment, routes.stable)
         document: dict[str, Any] = {
-            "model": model, "stable": {"version": routes.stable, "url": stable_url},
-            "canary_weight": routes.canary_weight, "shadow_percent": routes.shadow_percent,
+            "model": model,
+            "stable": {"version": routes.stable, "url": stable_url},
+            "canary_weight": routes.canary_weight,
+            "shadow_percent": routes.shadow_percent,
         }
         for role in ("canary", "shadow"):
             version = getattr(routes, role)
@@ -64,9 +68,15 @@ class GatewayRouter:
             return None
         return Routes(
             stable=data["stable"]["version"],
-            canary=(data.get("canary") or {}).get("version"), canary_weight=data.get("canary_weight", 0),
-            shadow=(data.get("shadow") or {}).get("version"), shadow_percent=data.get("shadow_percent", 0),
+            canary=(data.get("canary") or {}).get("version"),
+            canary_weight=data.get("canary_weight", 0),
+            shadow=(data.get("shadow") or {}).get("version"),
+            shadow_percent=data.get("shadow_percent", 0),
         )
+
+    def bound(self, deployment: str) -> GatewayDeploymentRouter:
+        """The TrafficRouter of one deployment on this gateway."""
+        return GatewayDeploymentRouter(gateway=self, deployment=deployment)
 
     def delete_routes(self, deployment: str) -> None:
         """Forget the deployment's routes."""
@@ -81,6 +91,23 @@ class GatewayRouter:
         if response.status_code == 404 and missing_ok:
             return None
         if response.status_code != 200:
-            raise KubeloopError(f"gateway refused {method} routes for {deployment!r}: "
-                                f"{response.status_code} {response.text.strip()}")
+            raise KubeloopError(
+                f"gateway refused {method} routes for {deployment!r}: "
+                f"{response.status_code} {response.text.strip()}"
+            )
         return response.json()
+
+
+class GatewayDeploymentRouter:
+    """One deployment's routes on the gateway; a promotion or rollback is one atomic swap like any step."""
+
+    def __init__(self, *, gateway: GatewayRouter, deployment: str) -> None:
+        self.gateway, self.deployment = gateway, deployment
+
+    def set_routes(self, routes: Routes, *, change: RouteChange = RouteChange.STEP) -> None:
+        """Replace the deployment's routes in one admin call."""
+        self.gateway.set_routes(self.deployment, routes)
+
+    def get_routes(self) -> Routes | None:
+        """The deployment's routes as the gateway holds them."""
+        return self.gateway.get_routes(self.deployment)

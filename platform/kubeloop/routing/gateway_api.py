@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubeloop.k8s import gateway_api
-from kubeloop.k8s.api import PLURALS, KubeApi, Ref
+from kubeloop.k8s.api import KubeApi, Ref
 from kubeloop.k8s.config import ClusterConfig
-from kubeloop.k8s.render import version_objects, version_roles
-from kubeloop.routing.base import Routes
+from kubeloop.routing.base import RouteChange, Routes
 from kubeloop.spec import ModelDeployment
 
 
@@ -25,10 +24,8 @@ class GatewayApiRouter:
             name=deployment.name,
         )
 
-    def set_routes(self, deployment: str, routes: Routes) -> None:
+    def set_routes(self, routes: Routes, *, change: RouteChange = RouteChange.STEP) -> None:
         """Replace the first rule's backends and mirror filter; create the HTTPRoute if there is none."""
-        if deployment != self.deployment.name:
-            raise ValueError(f"this router serves {self.deployment.name!r}, not {deployment!r}")
         if self.api.get(self.ref) is None:
             self.api.create(self.ref, gateway_api.http_route(self.deployment, routes, config=self.config))
             return
@@ -36,18 +33,8 @@ class GatewayApiRouter:
             self.ref, lambda route: _with_rule(route, gateway_api.rules(self.deployment, routes)[0])
         )
 
-    def retire(self, version: str) -> None:
-        """Delete the servers of a version the routes no longer name (a rolled-back or replaced one)."""
-        routes = self.get_routes(self.deployment.name)
-        if routes is not None and version in version_roles(routes):
-            return
-        for obj in version_objects(self.deployment, version, "retired", config=self.config):
-            self.api.delete(Ref.of(obj, plural=PLURALS[obj["kind"]]))
-
-    def get_routes(self, deployment: str) -> Routes | None:
+    def get_routes(self) -> Routes | None:
         """Read the backend weights and the mirror percent back from the HTTPRoute."""
-        if deployment != self.deployment.name:
-            raise ValueError(f"this router serves {self.deployment.name!r}, not {deployment!r}")
         route = self.api.get(self.ref)
         return None if route is None else gateway_api.routes_from_http_route(self.deployment, route)
 

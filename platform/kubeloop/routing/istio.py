@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubeloop.k8s import istio
-from kubeloop.k8s.api import PLURALS, KubeApi, Ref
+from kubeloop.k8s.api import KubeApi, Ref
 from kubeloop.k8s.config import ClusterConfig
-from kubeloop.k8s.render import version_objects, version_roles
-from kubeloop.routing.base import Routes
+from kubeloop.routing.base import RouteChange, Routes
 from kubeloop.spec import ModelDeployment
 
 
@@ -25,25 +24,15 @@ class IstioRouter:
             name=deployment.name,
         )
 
-    def set_routes(self, deployment: str, routes: Routes) -> None:
+    def set_routes(self, routes: Routes, *, change: RouteChange = RouteChange.STEP) -> None:
         """Replace the `kubeloop` route (weights, mirror), keep the others; create the VirtualService."""
-        _check(self.deployment, deployment)
         if self.api.get(self.ref) is None:
             self.api.create(self.ref, istio.virtual_service(self.deployment, routes, config=self.config))
             return
         self.api.update(self.ref, lambda vs: _with_routes(vs, istio.http_routes(self.deployment, routes)))
 
-    def retire(self, version: str) -> None:
-        """Delete the servers of a version the routes no longer name (a rolled-back or replaced one)."""
-        routes = self.get_routes(self.deployment.name)
-        if routes is not None and version in version_roles(routes):
-            return
-        for obj in version_objects(self.deployment, version, "retired", config=self.config):
-            self.api.delete(Ref.of(obj, plural=PLURALS[obj["kind"]]))
-
-    def get_routes(self, deployment: str) -> Routes | None:
+    def get_routes(self) -> Routes | None:
         """Read the weights and the mirror back from the VirtualService."""
-        _check(self.deployment, deployment)
         vs = self.api.get(self.ref)
         return None if vs is None else istio.routes_from_virtual_service(self.deployment, vs)
 
@@ -61,8 +50,3 @@ def _with_routes(vs: dict[str, Any], ours: list[dict[str, Any]]) -> dict[str, An
         http.append(ours[0])
     vs["spec"]["http"] = http
     return vs
-
-
-def _check(owned: ModelDeployment, deployment: str) -> None:
-    if deployment != owned.name:
-        raise ValueError(f"this router serves {owned.name!r}, not {deployment!r}")

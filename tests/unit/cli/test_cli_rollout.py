@@ -10,9 +10,9 @@ import pytest
 from kubeloop.analysis.results import CheckResult, Verdict
 from kubeloop.cli import main
 from kubeloop.rollout.engine import decide
+from kubeloop.rollout.file_store import FileStateStore
 from kubeloop.rollout.plan import apply
 from kubeloop.rollout.state import initial_state
-from kubeloop.rollout.store import StateStore
 from kubeloop.settings import Settings
 from kubeloop.spec import RolloutSpec
 
@@ -63,7 +63,7 @@ def test_status_of_a_deployment_without_rollout_is_a_clear_error(
 
 
 @pytest.fixture
-def finished(settings: Settings) -> StateStore:
+def finished(settings: Settings) -> FileStateStore:
     """A promoted rollout's state file, as the controller leaves it."""
     spec = RolloutSpec.model_validate({"shadow": {"duration": 0, "minSamples": 1}, "canary": {"interval": 1}})
     state = initial_state(
@@ -84,12 +84,12 @@ def finished(settings: Settings) -> StateStore:
             for c in spec.checks
         ]
         state = apply(state, decide(spec, state, checks, now=now), now=now)
-    store = StateStore(settings.state_dir)
+    store = FileStateStore(settings.state_dir)
     store.save(state.evolve(pending=()))
     return store
 
 
-def test_status_and_history_as_json(capsys: pytest.CaptureFixture[str], finished: StateStore) -> None:
+def test_status_and_history_as_json(capsys: pytest.CaptureFixture[str], finished: FileStateStore) -> None:
     code, out, _ = cli(capsys, "rollout", "status", "iris", "--json")
     status = json.loads(out)
     assert code == 0 and status["phase"] == "promoted" and status["weight"] == 100
@@ -100,7 +100,7 @@ def test_status_and_history_as_json(capsys: pytest.CaptureFixture[str], finished
 
 
 def test_status_table_shows_checks_with_thresholds(
-    capsys: pytest.CaptureFixture[str], finished: StateStore
+    capsys: pytest.CaptureFixture[str], finished: FileStateStore
 ) -> None:
     code, out, err = cli(capsys, "rollout", "status", "iris")
     assert code == 0 and "promoted" in err and "error-rate" in out and "0.01" in out
@@ -108,7 +108,7 @@ def test_status_table_shows_checks_with_thresholds(
 
 @pytest.mark.parametrize("suffix", [".png", ".html"])
 def test_report_is_written(
-    capsys: pytest.CaptureFixture[str], finished: StateStore, tmp_path: Path, suffix: str
+    capsys: pytest.CaptureFixture[str], finished: FileStateStore, tmp_path: Path, suffix: str
 ) -> None:
     path = tmp_path / f"report{suffix}"
     code, _, _ = cli(capsys, "rollout", "report", "iris", "-o", str(path))
@@ -118,6 +118,6 @@ def test_report_is_written(
         assert b"promote" in data and b"data:image/png;base64," in data
 
 
-def test_report_refuses_other_formats(capsys: pytest.CaptureFixture[str], finished: StateStore) -> None:
+def test_report_refuses_other_formats(capsys: pytest.CaptureFixture[str], finished: FileStateStore) -> None:
     code, _, err = cli(capsys, "rollout", "report", "iris", "-o", "report.pdf")
     assert code == 1 and ".html or .png" in err

@@ -9,14 +9,14 @@ import pytest
 from controller_fakes import Clock, DialMetrics, FakeRegistry
 from prometheus_client import generate_latest
 
-from kubeloop.controller.loop import Controller, Ports
+from kubeloop.controller.loop import Controller, Ports, retire_when_due
 from kubeloop.controller.telemetry import RolloutMetrics
 from kubeloop.errors import KubeloopError, NotFoundError
 from kubeloop.registry.names import TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
+from kubeloop.rollout.file_store import FileStateStore
 from kubeloop.rollout.state import Phase
-from kubeloop.rollout.store import StateStore
-from kubeloop.routing.base import Routes
-from kubeloop.routing.memory import MemoryRouter
+from kubeloop.routing.base import RouteChange, Routes, TrafficRouter
+from kubeloop.routing.memory import MemoryRouter, MemoryServers
 from kubeloop.spec import RolloutSpec
 
 SPEC = RolloutSpec.model_validate(
@@ -40,26 +40,26 @@ class Given:
 
     def __init__(self, tmp_path: Path, *, predictions=agreeing) -> None:  # type: ignore[no-untyped-def]
         self.router = MemoryRouter()
-        self.router.set_routes("iris", Routes(stable="1"))
+        self.router.set_routes(Routes(stable="1"))
+        self.servers = MemoryServers(self.router, running={"1"})
         self.registry = FakeRegistry()
         self.metrics = DialMetrics()
         self.clock = Clock()
-        self.store = StateStore(tmp_path)
+        self.store = FileStateStore(tmp_path)
         self.telemetry = RolloutMetrics()
-        self.retired: list[tuple[str, str]] = []
         self.predictions = predictions
 
-    def controller(self, router: MemoryRouter | None = None) -> Controller:
+    def controller(self, router: TrafficRouter | None = None) -> Controller:
         return Controller(
             Ports(
                 router=router or self.router,
+                servers=self.servers,
                 registry=self.registry,
                 metrics=self.metrics,
                 store=self.store,
                 predictions=self.predictions,
                 telemetry=self.telemetry,
                 clock=self.clock,
-                retire=lambda d, v: self.retired.append((d, v)),
             )
         )
 
@@ -76,14 +76,14 @@ def given(tmp_path: Path) -> Given:
 def test_good_challenger_walks_shadow_every_step_and_is_promoted(given: Given) -> None:
     controller = given.controller()
     state = controller.start(deployment="iris", model="iris-clf", version="2", spec=SPEC)
-    assert given.router.routes["iris"] == Routes(stable="1", shadow="2", shadow_percent=100)
+    assert given.router.routes == Routes(stable="1", shadow="2", shadow_percent=100)
     assert given.registry.aliases["challenger"] == "2"
     while not state.phase.terminal:
         given.clock.now += 2
         state = controller.tick("iris")
-    weights = [r.canary_weight for _, r in given.router.history]
+    weights = [r.canary_weight for r in given.router.history]
     assert weights == [0, 0, 10, 25, 50, 100, 0]
-    assert given.router.routes["iris"] == Routes(stable="2")
+    assert given.router.routes == Routes(stable="2")
     assert given.registry.aliases == {"champion": "2", "previous": "1"}
     assert given.registry.tags["2"][TAG_ROLLOUT_OUTCOME] == "promoted"
     assert [e.kind for e in state.history] == ["advance", "advance", "advance", "promote"]
@@ -94,11 +94,11 @@ def test_errors_roll_back_at_the_failure_limit_with_the_reason_tagged(given: Giv
     controller = given.controller()
     controller.start(deployment="iris", model="iris-clf", version="2", spec=SPEC)
     given.advance(controller)
-    assert given.router.routes["iris"].canary_weight == 10
+    assert given.router.routes.canary_weight == 10
     given.metrics.errors = 0.3
     assert given.advance(controller) is Phase.CANARY
     assert given.advance(controller) is Phase.ROLLED_BACK
-    assert given.router.routes["iris"] == Routes(stable="1")
+    assert given.router.routes == Routes(stable="1")
     assert given.registry.aliases == {"champion": "1", "challenger": "2"}, (
         "rollback leaves aliases as they were"
     )
@@ -112,7 +112,7 @@ def test_disagreeing_challenger_is_stopped_in_shadow_without_live_traffic(tmp_pa
     controller.start(deployment="iris", model="iris-clf", version="2", spec=SPEC)
     given.advance(controller)
     assert given.advance(controller) is Phase.ROLLED_BACK
-    assert all(routes.canary_weight == 0 for _, routes in given.router.history)
+    assert all(routes.canary_weight == 0 for routes in given.router.history)
     assert "disagreement" in given.store.require("iris").history[-1].reason
 
 
@@ -150,7 +150,7 @@ def test_a_late_rollback_while_the_old_champion_is_warm_restores_it(given: Given
     controller.promote("iris")
     given.clock.now += SPEC.keep_previous_warm - 1
     state = controller.rollback("iris", reason="late regression")
-    assert state.phase is Phase.ROLLED_BACK and given.router.routes["iris"] == Routes(stable="1")
+    assert state.phase is Phase.ROLLED_BACK and given.router.routes == Routes(stable="1")
     assert given.registry.aliases == {"champion": "1", "previous": "2"}
     assert given.registry.tags["2"][TAG_ROLLOUT_REASON] == "late regression"
 
@@ -180,16 +180,18 @@ class Dying:
         if self.after == 0:
             raise Crash
 
-    def router(self) -> MemoryRouter:
-        dying, router = self, MemoryRouter()
-        router.routes, router.history = self.given.router.routes, self.given.router.history
+    def router(self) -> TrafficRouter:
+        dying, inner = self, self.given.router
 
-        def set_routes(deployment: str, routes: Routes) -> None:
-            MemoryRouter.set_routes(router, deployment, routes)
-            dying._tick()
+        class DyingRouter:
+            def set_routes(self, routes: Routes, *, change: RouteChange = RouteChange.STEP) -> None:
+                inner.set_routes(routes, change=change)
+                dying._tick()
 
-        router.set_routes = set_routes  # type: ignore[method-assign]
-        return router
+            def get_routes(self) -> Routes | None:
+                return inner.get_routes()
+
+        return DyingRouter()
 
     def wrap_registry(self, monkeypatch: pytest.MonkeyPatch) -> None:
         registry = self.given.registry
@@ -225,7 +227,7 @@ def test_killed_mid_promotion_resumes_without_repeating_actions(
     assert saved.phase is Phase.PROMOTED and saved.pending, "the decision is saved before its actions run"
     state = given.controller().tick("iris")
     assert state.done and given.registry.aliases == {"champion": "2", "previous": "1"}
-    changes = [r for _, r in given.router.history[before:]]
+    changes = given.router.history[before:]
     assert changes == [Routes(stable="1", canary="2", canary_weight=100), Routes(stable="2")]
     assert given.registry.calls.count(("promote", "2")) == 1
     assert [e.kind for e in state.history].count("promote") == 1
@@ -260,4 +262,44 @@ def test_run_returns_after_retiring_the_rolled_back_challenger(given: Given) -> 
     controller.start(deployment="iris", model="iris-clf", version="2", spec=SPEC)
     controller.rollback("iris", reason="test")
     assert controller.run("iris").phase is Phase.ROLLED_BACK
-    assert given.retired == [("iris", "2")]
+    assert given.servers.retired == ["2"]
+
+
+def test_start_starts_the_challengers_server_first_and_a_refused_start_starts_none(given: Given) -> None:
+    controller = given.controller()
+    with pytest.raises(KubeloopError, match="already the champion"):
+        controller.start(deployment="iris", model="iris-clf", version="1", spec=SPEC)
+    assert given.servers.started == []
+    controller.start(deployment="iris", model="iris-clf", version="2", spec=SPEC)
+    assert given.servers.started == ["2"] and given.servers.ready("2")
+
+
+def test_the_old_champion_is_retired_by_whichever_controller_runs_after_its_warm_period(given: Given) -> None:
+    given.controller().start(deployment="iris", model="iris-clf", version="2", spec=SPEC)
+    state = given.controller().promote("iris")
+    assert (
+        state.retirement is not None and state.retirement.due_at == given.clock.now + SPEC.keep_previous_warm
+    )
+    given.clock.now += SPEC.keep_previous_warm - 1
+    assert given.controller().tick("iris").retirement.done_at is None and given.servers.retired == []
+    given.clock.now += 2
+    later = given.controller()  # a new process (a supervisor), after the first controller exited
+    assert later.tick("iris").settled and given.servers.retired == ["1"]
+    with pytest.raises(KubeloopError, match="no longer kept warm"):
+        later.rollback("iris")
+
+
+def test_a_supervisor_retires_the_old_champion_once_the_controller_has_exited(given: Given) -> None:
+    given.controller().start(deployment="iris", model="iris-clf", version="2", spec=SPEC)
+    given.controller().promote("iris")
+    assert (
+        retire_when_due(store=given.store, servers=given.servers, deployment="iris", now=given.clock.now)
+        is None
+    )
+    later = given.clock.now + SPEC.keep_previous_warm
+    done = retire_when_due(
+        store=FileStateStore(given.store.root.parent), servers=given.servers, deployment="iris", now=later
+    )
+    assert done is not None and done.settled and given.servers.retired == ["1"]
+    given.clock.now = later + 1
+    assert given.controller().tick("iris").settled and given.servers.retired == ["1"], "never twice"

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from route_strategies import routes
 
 from kubeloop.errors import SpecError
 from kubeloop.k8s import gateway_api, istio, jobs
 from kubeloop.k8s.config import ClusterConfig, config_from_env
+from kubeloop.k8s.kserve.traffic import routes_from_isvc
 from kubeloop.k8s.render import desired_objects, routes_for_phase
 from kubeloop.k8s.status import Condition, merge_conditions
 from kubeloop.routing.base import Routes
-from kubeloop.routing.kserve import routes_from_isvc
 from kubeloop.spec import parse_deployment
-
-VERSIONS = st.sampled_from(["1", "2", "3", "17"])
 
 
 def deployment(router: str):
@@ -24,20 +22,6 @@ def deployment(router: str):
             "metadata": {"name": "iris", "namespace": "models"},
             "spec": {"model": {"name": "iris-classifier"}, "router": router},
         }
-    )
-
-
-@st.composite
-def routes(draw: st.DrawFn) -> Routes:
-    stable = draw(VERSIONS)
-    canary = draw(st.none() | VERSIONS.filter(lambda v: v != stable))
-    shadow = draw(st.none() | VERSIONS.filter(lambda v: v != stable))
-    return Routes(
-        stable=stable,
-        canary=canary,
-        canary_weight=draw(st.integers(0, 100)) if canary else 0,
-        shadow=shadow,
-        shadow_percent=draw(st.integers(1, 100)) if shadow else 0,
     )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openapi_schemas as openapi
 import pytest
 import yaml
 
-from kubeloop.k8s import openapi
 from kubeloop.k8s.crd import CRD_NAME, build_crd
 from kubeloop.spec import load_deployment
 

@@ -9,8 +9,8 @@ from kubeloop.drift.policy import WindowOutcome
 from kubeloop.drift.state import DriftState, TrailEntry, save_state, state_path
 from kubeloop.local.overview import deployments_status
 from kubeloop.local.processes import save_deployment
+from kubeloop.rollout.file_store import FileStateStore
 from kubeloop.rollout.state import initial_state
-from kubeloop.rollout.store import StateStore
 from kubeloop.settings import Settings
 from kubeloop.spec import parse_deployment
 
@@ -20,7 +20,7 @@ def deploy_iris(settings: Settings) -> None:
     save_deployment(settings, deployment)
     rollout = initial_state(deployment="iris", model="iris-clf", champion="1", challenger="2",
                             spec=deployment.spec.rollout, now=100.0)
-    StateStore(settings.state_dir).save(rollout)
+    FileStateStore(settings.state_dir).save(rollout)
     trail = TrailEntry(at=50.0, source_version="1", report="runs:/r/drift/report.html",
                        reason="drift in 2 consecutive windows", pipeline="training", run_id="run-7",
                        run_state="succeeded", model_version="2", rollout="started")

@@ -57,7 +57,7 @@ def test_without_shadow_starts_at_the_first_step() -> None:
 
 def test_holds_until_the_next_analysis_is_due_without_counting() -> None:
     state = start()
-    decision = decide(SPEC, state, results(Verdict.FAIL), now=next_analysis_at(state) - 0.1)
+    decision = decide(SPEC, state, results(Verdict.FAIL), now=next_analysis_at(SPEC, state) - 0.1)
     assert decision.kind is DecisionKind.HOLD and not decision.analysed
     assert decision.failures == 0 and "next analysis" in decision.reason
     assert apply(state, decision, now=4.9) == state

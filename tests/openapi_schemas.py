@@ -1,4 +1,4 @@
-"""Offline checks of Kubernetes OpenAPI v3 schemas: the structural rules, and validation with jsonschema.
+"""Offline checks of Kubernetes OpenAPI v3 schemas for tests: structural rules, validation with jsonschema.
 
 The API server's dialect differs from JSON Schema in a few words (`nullable`, int-or-string, boolean
 `exclusiveMinimum`, `x-kubernetes-preserve-unknown-fields`); `to_json_schema` translates them so a

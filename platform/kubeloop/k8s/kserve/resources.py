@@ -1,4 +1,4 @@
-"""KServe InferenceService for a model version, built with the kserve SDK's model classes.
+"""InferenceServices and predictors for a model version, built with the kserve SDK's model classes.
 
 The runtime is either kubeloop's slim model-server image (runtimes `kserve` and `bentoml`: the
 container runs the runtime's server, which loads `models:/<model>/<version>` from the tracking
@@ -8,23 +8,62 @@ requests and responses to the kubeloop collector and is scraped by Prometheus.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from kubeloop.k8s.config import ClusterConfig
-from kubeloop.k8s.meta import object_meta
+from kubeloop.k8s.kserve.modes import MODE_ANNOTATION
+from kubeloop.k8s.meta import object_meta, predictor_host
 from kubeloop.spec import ModelDeployment
 
 API_VERSION = "serving.kserve.io/v1beta1"
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 STABLE_ANNOTATION = "kubeloop.io/stable-version"
-VERSION_ANNOTATION = "kubeloop.io/version"
-# KServe splits traffic between revisions only in Serverless mode; meshes route to plain Services.
-SERVERLESS, RAW = "Serverless", "RawDeployment"
+VERSION_LABEL = "kubeloop.io/version"
+# Meshes route to each version's plain Service, so those InferenceServices run in Standard mode.
+RAW = "RawDeployment"
 METRICS_PORT = 8080
 # What starts each kubeloop runtime (serving/Dockerfile's entrypoint runs the same).
 KSERVE_MODULE = "kubeloop.serving.kserve_runtime"
 BENTO_SERVICE = "kubeloop.serving.bentoml_runtime.service:KubeloopService"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mirror:
+    """A shadow the collector replays logged requests to: its predict URL, the percent and its version."""
+
+    url: str
+    percent: int
+    version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Replicas:
+    """Replica bounds of a predictor; a Standard-mode canary has fixed ones (None: KServe derives them)."""
+
+    min: int | None
+    max: int | None
+
+
+def autoscaled(deployment: ModelDeployment) -> Replicas:
+    """The deployment's own replica bounds."""
+    autoscaling = deployment.spec.serving.autoscaling
+    return Replicas(min=autoscaling.min_replicas, max=autoscaling.max_replicas)
+
+
+def shadow_isvc_name(deployment: ModelDeployment) -> str:
+    """With the KServe router the shadow runs beside the main InferenceService under this name."""
+    return f"{deployment.name}-shadow"
+
+
+def mirror_to_shadow(deployment: ModelDeployment, *, percent: int, version: str) -> Mirror:
+    """The mirror of a shadow InferenceService: its predictor's predict endpoint."""
+    isvc = shadow_isvc_name(deployment)
+    host = predictor_host(isvc=isvc, namespace=deployment.metadata.namespace)
+    if deployment.spec.serving.runtime == "mlflow":
+        return Mirror(url=f"http://{host}/v2/models/{isvc}/infer", percent=percent, version=version)
+    return Mirror(url=f"http://{host}/v1/models/{isvc}:predict", percent=percent, version=version)
 
 
 def logger_url(
@@ -33,23 +72,17 @@ def logger_url(
     *,
     version: str,
     role: str,
-    mirror: str | None = None,
-    mirror_percent: int = 0,
-    mirror_version: str | None = None,
+    mirror: Mirror | None = None,
 ) -> str:
-    """The collector URL with who is logging; a mirror target makes the collector replay requests to it."""
+    """The collector URL with who is logging; a mirror makes the collector replay requests to it."""
     query = {
         "deployment": deployment.name,
         "model": deployment.spec.model.name,
         "version": version,
         "role": role,
     }
-    if mirror and mirror_percent:
-        query |= {
-            "mirror": mirror,
-            "mirrorPercent": str(mirror_percent),
-            "shadowVersion": mirror_version or "",
-        }
+    if mirror is not None and mirror.percent:
+        query |= {"mirror": mirror.url, "mirrorPercent": str(mirror.percent), "shadowVersion": mirror.version}
     return f"{config.collector_url}?{urlencode(query)}"
 
 
@@ -90,7 +123,7 @@ def server_command(
     return [*command, "--no-log-to-store"], env
 
 
-def _runtime_model(deployment: ModelDeployment, *, config: ClusterConfig, version: str) -> dict:
+def _runtime_model(deployment: ModelDeployment, *, config: ClusterConfig, version: str) -> dict[str, Any]:
     from kserve import V1beta1ModelFormat, V1beta1ModelSpec
     from kubernetes.client import V1Container, V1ContainerPort, V1EnvVar, V1ResourceRequirements
 
@@ -125,43 +158,32 @@ def predictor(
     version: str,
     role: str,
     canary_percent: int | None = None,
-    mirror: str | None = None,
-    mirror_percent: int = 0,
-    mirror_version: str | None = None,
+    mirror: Mirror | None = None,
     log_requests: bool = True,
+    name: str | None = None,
+    replicas: Replicas | None = None,
 ) -> dict[str, Any]:
     """The `spec.predictor` of an InferenceService serving `version` (wire form, camelCase)."""
     from kserve import V1beta1LoggerSpec, V1beta1PredictorSpec
     from kubernetes.client import ApiClient
 
-    autoscaling = deployment.spec.serving.autoscaling
+    bounds = replicas or autoscaled(deployment)
+    url = logger_url(config, deployment, version=version, role=role, mirror=mirror)
     spec = V1beta1PredictorSpec(
-        min_replicas=autoscaling.min_replicas,
-        max_replicas=autoscaling.max_replicas,
+        name=name,
+        min_replicas=bounds.min,
+        max_replicas=bounds.max,
         canary_traffic_percent=canary_percent,
-        logger=None
-        if not log_requests
-        else V1beta1LoggerSpec(
-            mode="all",
-            url=logger_url(
-                config,
-                deployment,
-                version=version,
-                role=role,
-                mirror=mirror,
-                mirror_percent=mirror_percent,
-                mirror_version=mirror_version,
-            ),
-        ),
+        logger=V1beta1LoggerSpec(mode="all", url=url) if log_requests else None,
         annotations={
             "prometheus.io/scrape": "true",
             "prometheus.io/port": str(METRICS_PORT),
             "prometheus.io/path": "/metrics",
         },
-        labels={VERSION_ANNOTATION: version},
+        labels={VERSION_LABEL: version},
         **_runtime_model(deployment, config=config, version=version),
     )
-    return ApiClient().sanitize_for_serialization(spec)
+    return cast(dict[str, Any], ApiClient().sanitize_for_serialization(spec))
 
 
 def inference_service(
@@ -171,41 +193,41 @@ def inference_service(
     name: str,
     version: str,
     role: str,
-    mode: str = SERVERLESS,
-    canary_percent: int | None = None,
+    spec: dict[str, Any],
+    mode: str,
     stable_version: str | None = None,
-    mirror: str | None = None,
-    mirror_percent: int = 0,
-    mirror_version: str | None = None,
-    log_requests: bool = True,
     owner_uid: str | None = None,
 ) -> dict[str, Any]:
-    """A whole InferenceService; `stable_version` is recorded so a router can read its routes back."""
-    from kserve import V1beta1InferenceService, V1beta1InferenceServiceSpec
-    from kubernetes.client import ApiClient
-
+    """A whole InferenceService around a built `spec`; `stable_version` lets a router read routes back."""
     meta = object_meta(deployment, name=name, owner_uid=owner_uid, version=version, role=role)
     meta["annotations"] = {
-        "serving.kserve.io/deploymentMode": mode,
+        MODE_ANNOTATION: mode,
         "serving.kserve.io/enable-prometheus-scraping": "true",
         STABLE_ANNOTATION: stable_version or version,
     }
-    isvc = V1beta1InferenceService(
-        api_version=API_VERSION,
-        kind="InferenceService",
-        metadata=meta,
-        spec=V1beta1InferenceServiceSpec(
-            predictor=predictor(
-                deployment,
-                config=config,
-                version=version,
-                role=role,
-                canary_percent=canary_percent,
-                mirror=mirror,
-                mirror_percent=mirror_percent,
-                mirror_version=mirror_version,
-                log_requests=log_requests,
-            )
-        ),
+    return {"apiVersion": API_VERSION, "kind": "InferenceService", "metadata": meta, "spec": spec}
+
+
+def version_isvc(
+    deployment: ModelDeployment,
+    *,
+    config: ClusterConfig,
+    name: str,
+    version: str,
+    role: str,
+    mode: str = RAW,
+    log_requests: bool = True,
+    owner_uid: str | None = None,
+) -> dict[str, Any]:
+    """An InferenceService serving one version alone (a mesh's per-version server, or a shadow)."""
+    built = predictor(deployment, config=config, version=version, role=role, log_requests=log_requests)
+    return inference_service(
+        deployment,
+        config=config,
+        name=name,
+        version=version,
+        role=role,
+        spec={"predictor": built},
+        mode=mode,
+        owner_uid=owner_uid,
     )
-    return ApiClient().sanitize_for_serialization(isvc)
