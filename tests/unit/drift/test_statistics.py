@@ -117,6 +117,15 @@ def test_benjamini_hochberg_and_holm_adjustments() -> None:
     assert adjust_pvalues([], correction="bh") == []
 
 
+def test_holm_equals_statsmodels_on_random_p_values() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(11)
+    for size in (1, 2, 7, 50):
+        p = rng.uniform(size=size) ** 3
+        assert adjust_pvalues(p, correction="holm") == pytest.approx(list(multipletests(p, method="holm")[1]))
+
+
 def test_contingency_handles_new_and_single_categories() -> None:
     assert contingency_pvalue({"a": 100}, {"a": 80}) == 1.0
     assert contingency_pvalue({"a": 100, "b": 100}, {"a": 100, "b": 100, "new": 60}) < 1e-6
