@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from kubeloop.analysis.measure import LabeledReader
 from kubeloop.controller.loop import Controller, Ports
 from kubeloop.controller.telemetry import RolloutMetrics
 from kubeloop.errors import SpecError
@@ -122,6 +123,7 @@ def controller_for(
             metrics=metrics or _NoMetrics(),
             store=StateStore(settings.state_dir),
             predictions=_prediction_reader(settings, target.deployment),
+            labeled=_labeled_reader(settings, target.deployment),
             telemetry=telemetry,
             retire=lambda deployment, version: retire_server(settings, deployment, version),
         )
@@ -196,6 +198,13 @@ def _prediction_reader(settings: Settings, deployment: str):  # type: ignore[no-
         )
 
     return read
+
+
+def _labeled_reader(settings: Settings, deployment: str) -> LabeledReader:
+    from kubeloop.labels.store import LocalLabelStore
+
+    store = LocalLabelStore.from_settings(settings)
+    return lambda since, until: store.read(deployment, since - LOG_LAG_SECONDS, until - LOG_LAG_SECONDS)
 
 
 class _NoMetrics:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kubeloop.analysis.measure import PredictionReader, Subject, measure
+from kubeloop.analysis.measure import LabeledReader, PredictionReader, Subject, measure
 from kubeloop.controller.actions import RolloutRegistry, execute
 from kubeloop.controller.telemetry import RolloutMetrics
 from kubeloop.errors import KubeloopError
@@ -46,6 +46,7 @@ class Ports:
     metrics: MetricSource
     store: StateStore
     predictions: PredictionReader | None = None
+    labeled: LabeledReader | None = None
     telemetry: RolloutMetrics | None = None
     clock: Callable[[], float] = time.time
     retire: Retire | None = None
@@ -110,6 +111,8 @@ class Controller:
                 until=now,
                 metrics=p.metrics,
                 predictions=p.predictions,
+                labeled=p.labeled,
+                started_at=state.started_at,
             )
             decision = decide(state.spec, state, results, now=now)
             return self._commit(state, decision, now=now)
