@@ -30,7 +30,14 @@ def policy_json(spec: LabelingSpec) -> str:
 
 def record_served_schema(root: Path, *, deployment: str, version: str, classes: Any, estimator: Any) -> None:
     """Record the labels this version accepts: its classes, or numbers for a scikit-learn regressor."""
+    schema = schema_for_model(classes=classes, regressor=_is_regressor(estimator))
+    record_version_schema(root, deployment=deployment, version=version, schema=schema)
+
+
+def _is_regressor(estimator: Any) -> bool:
     from sklearn.base import is_regressor
 
-    schema = schema_for_model(classes=classes, regressor=is_regressor(estimator))
-    record_version_schema(root, deployment=deployment, version=version, schema=schema)
+    try:
+        return bool(is_regressor(estimator))
+    except (AttributeError, TypeError):  # not a scikit-learn estimator (a pyfunc model): unknown
+        return False
