@@ -29,39 +29,46 @@ class Answer:
     version: str
 
 
+class Background:
+    """Runs `run()` in a thread for as long as the `with` block lasts; `run` returns once `stop` is set."""
+
+    stop: threading.Event
+
+    def __enter__(self) -> Any:
+        self.stop = threading.Event()
+        self._thread = threading.Thread(target=self.run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self._thread.join(timeout=30)
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+
 @dataclass
-class Clients:
+class Clients(Background):
     """Steady requests of one iris row each; every answer is kept with the truth it should have given."""
 
     gateway: str
     rate: float = 25.0
     answers: list[Answer] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def __enter__(self) -> Clients:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join(timeout=30)
 
     def truth(self) -> dict[str, str]:
         """request id -> true species, for every request answered so far."""
         return {a.request_id: a.species for a in list(self.answers) if a.status == 200}
 
-    def _run(self) -> None:
+    def run(self) -> None:
         frame = iris_frame()
         rows = list(zip(frame[list(IRIS_COLUMNS)].to_dict("records"), frame["species"], strict=True))
         rng = random.Random(7)
         with httpx.Client(timeout=30) as client:
-            while not self._stop.is_set():
+            while not self.stop.is_set():
                 row, species = rng.choice(rows)
                 self.answers.append(send(client, f"{self.gateway}/v1/models/iris:predict", row, species))
-                self._stop.wait(1 / self.rate)
+                self.stop.wait(1 / self.rate)
 
 
 def send(client: httpx.Client, url: str, row: dict[str, Any], species: str) -> Answer:
@@ -74,7 +81,7 @@ def send(client: httpx.Client, url: str, row: dict[str, Any], species: str) -> A
 
 
 @dataclass
-class Labeler:
+class Labeler(Background):
     """Labels what the policy chose, from the clients' truth, through the gateway, every `period` s."""
 
     settings: Settings
@@ -84,18 +91,6 @@ class Labeler:
     period: float = 0.5
     posted: int = 0
     statuses: list[int] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def __enter__(self) -> Labeler:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join(timeout=30)
 
     def label_once(self, client: httpx.Client) -> None:
         """Post the labels of every chosen, not yet labeled row whose truth is known."""
@@ -110,9 +105,9 @@ class Labeler:
             self.statuses.append(response.status_code)
             self.posted += len(batch)
 
-    def _run(self) -> None:
+    def run(self) -> None:
         with httpx.Client(timeout=30) as client:
-            while not self._stop.wait(self.period):
+            while not self.stop.wait(self.period):
                 self.label_once(client)
 
 

@@ -10,8 +10,6 @@ promoted, with no failed client request.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,12 +19,11 @@ import httpx
 import pandas as pd
 import pytest
 from labels_harness import Clients, Labeler, wait_until
-from rollout_harness import kubeloop, rollout_state
+from rollout_harness import iris_deployment, kubeloop, rollout_state
 
-from kubeloop.local import processes
 from kubeloop.registry.mlflow_registry import MlflowRegistry
 from kubeloop.serving.testing import register_iris
-from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
+from kubeloop.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -59,34 +56,17 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("labels-e2e")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(HOME_ENV, str(workdir / "home"))
-        patch.delenv(TRACKING_ENV, raising=False)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        settings = load_settings().ensure_dirs()
+
+    def register_all(settings: Settings) -> dict[str, str]:
         versions = {"stump": register_iris(settings, name=MODEL, kind="stump")}
         for kind in ("shuffled", "logreg"):
             versions[kind] = register_iris(settings, name=MODEL, kind=kind, aliases=())
-        (workdir / "iris.yaml").write_text(
-            "apiVersion: kubeloop.io/v1alpha1\nkind: ModelDeployment\nmetadata: {name: iris}\n"
-            f"spec:\n  model: {{name: {MODEL}}}\n"
-            f"  serving: {{runtime: kserve, port: {processes.free_port()}}}\n"
-            "  labeling: {policy: uncertainty, rate: 0.5, maxRate: 1.0}\n"
-        )
-        try:
-            kubeloop("deploy", str(workdir / "iris.yaml"))
-            gateway = processes.gateway_record(settings)
-            assert gateway is not None
-            yield World(settings, workdir, gateway.url, versions)
-        finally:
-            pid_file = settings.state_dir / "rollouts" / "iris.pid"
-            if pid_file.exists():
-                try:
-                    os.kill(int(pid_file.read_text()), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            processes.stop_deployment(settings, "iris")
-            processes.stop_gateway(settings)
+        return versions
+
+    policy = "  labeling: {policy: uncertainty, rate: 0.5, maxRate: 1.0}\n"
+    with iris_deployment(workdir, model=MODEL, register_all=register_all, spec=policy) as found:
+        settings, versions, gateway = found
+        yield World(settings, workdir, gateway, versions)
 
 
 def cli_json(*args: str) -> dict:

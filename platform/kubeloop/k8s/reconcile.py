@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from kubeloop.analysis.measure import PredictionReader, Subject
+from kubeloop.analysis.measure import LabeledReader, PredictionReader, Subject
 from kubeloop.controller.actions import RolloutRegistry
 from kubeloop.controller.loop import Controller, Ports
 from kubeloop.controller.telemetry import RolloutMetrics
@@ -67,6 +67,8 @@ class Backends:
     metrics: MetricSource
     # deployment name -> its prediction-log reader (for the disagreement and prediction-shift checks)
     predictions: Callable[[str], PredictionReader] | None = None
+    # deployment name -> its labeled-answers reader (for the quality check)
+    labeled: Callable[[str], LabeledReader] | None = None
     clock: Callable[[], float] = time.time
     telemetry: RolloutMetrics | None = None
 
@@ -166,6 +168,7 @@ class Reconciler:
                 metrics=b.metrics,
                 store=cast(StateStore, store),  # the same operations as the state file, kept in the status
                 predictions=b.predictions(deployment.name) if b.predictions else None,
+                labeled=b.labeled(deployment.name) if b.labeled else None,
                 clock=b.clock,
                 telemetry=b.telemetry,
             )

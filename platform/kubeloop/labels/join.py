@@ -32,7 +32,8 @@ def labeled_rows(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFram
     answered = answered.drop_duplicates([*KEYS, "version", "role"], keep="last")
     own = labels.rename(columns={"sampling_probability": "label_sampling_probability",
                                  "received_at": "label_received_at", "updated_at": "label_updated_at"})
-    joined = answered.merge(own, on=KEYS, how="inner", validate="many_to_one")
+    # Labels are unique per key (the primary key), so no merge validation: it costs more than the join.
+    joined = answered.merge(own, on=KEYS, how="inner")
     policy = (joined.groupby(KEYS, sort=False)[INCLUSION_PROBABILITY].transform("max")
               if INCLUSION_PROBABILITY in joined else pd.Series(np.nan, index=joined.index))
     given = joined["label_sampling_probability"].astype(float)

@@ -42,11 +42,22 @@ def weights_of(frame: pd.DataFrame) -> Array:
     return weights
 
 
+def class_keys(values: pd.Series) -> pd.Series:
+    """`class_key` of every value, vectorised for the usual column types (text, integers, whole floats)."""
+    kind = pd.api.types.infer_dtype(values, skipna=False)
+    if kind in ("string", "integer", "boolean"):
+        return values.astype(str)
+    numbers = pd.to_numeric(values, errors="coerce") if kind in ("floating", "mixed-integer-float") else None
+    if numbers is not None and numbers.notna().all() and (numbers % 1 == 0).all():
+        return numbers.astype("int64").astype(str)
+    return values.map(class_key)
+
+
 def classes_of(frames: Sequence[pd.DataFrame]) -> tuple[str, ...]:
     """Every class named by the labels, the predictions or the probabilities of the frames, sorted."""
     found: set[str] = set()
     for frame in frames:
-        found |= {class_key(v) for v in frame[LABEL]} | {class_key(v) for v in frame[PREDICTION]}
+        found |= set(class_keys(frame[LABEL]).unique()) | set(class_keys(frame[PREDICTION]).unique())
         found |= {c.removeprefix(PROBABILITY_PREFIX) for c in probability_columns(frame)}
     return tuple(sorted(found))
 
@@ -55,8 +66,8 @@ def classified(frame: pd.DataFrame, *, classes: tuple[str, ...] | None = None) -
     """Encode one model's labeled rows; probabilities only when every row has them."""
     classes = classes or classes_of([frame])
     code = {name: index for index, name in enumerate(classes)}
-    truth = np.fromiter((code[class_key(v)] for v in frame[LABEL]), dtype=int, count=len(frame))
-    predicted = np.fromiter((code[class_key(v)] for v in frame[PREDICTION]), dtype=int, count=len(frame))
+    truth = pd.Categorical(class_keys(frame[LABEL]), categories=classes).codes.astype(int)
+    predicted = pd.Categorical(class_keys(frame[PREDICTION]), categories=classes).codes.astype(int)
     columns = probability_columns(frame)
     probabilities = None
     if columns and not frame[columns].isna().to_numpy().any():

@@ -3,7 +3,7 @@
 Paired, when both answered the same requests (shadow): accuracy by McNemar's exact test on the
 discordant pairs when every pair weighs the same (uniform sampling), or its weighted Wald form when
 weights differ, with the linearized interval of the paired difference; other metrics by a paired
-Poisson bootstrap of the difference. Unpaired (canary requests answered by one or the other): the
+bootstrap of the difference. Unpaired (canary requests answered by one or the other): the
 difference of two independent linearized estimates. The improvement is oriented so that positive
 means the challenger is better (for losses: the champion's loss minus the challenger's).
 """
