@@ -25,14 +25,14 @@ def _shown(estimate: Estimate) -> list[str]:
 
 def show(report: VersionQuality, *, confidence: float) -> None:
     """One version's metrics table and, for classifiers, its per-class table."""
-    title = (f"v{report.version} ({report.role}): {report.labeled:,} labeled rows, "
-             f"effective {report.effective:,.0f}")
+    stdout.print(f"[bold]v{report.version} ({report.role})[/]: {report.labeled:,} labeled rows, "
+                 f"effective sample size {report.effective:,.0f}", highlight=False)
     level = f"{confidence:.0%} interval"
-    print_table(title, ["metric", "estimate", level], [[m, *_shown(e)] for m, e in report.metrics.items()])
+    print_table("", ["metric", "estimate", level], [[m, *_shown(e)] for m, e in report.metrics.items()])
     if report.per_class:
         classes = list(next(iter(report.per_class.values())))
         rows = [[name, *(_shown(report.per_class[m][name])[0] for m in report.per_class)] for name in classes]
-        print_table(f"v{report.version} ({report.role}) per class", ["class", *report.per_class], rows)
+        print_table("", ["class", *report.per_class], rows)
 
 
 def quality(
