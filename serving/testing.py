@@ -26,19 +26,23 @@ def iris_frame() -> Any:
 
 # On the original iris, petals longer than this are about 2 rows in 5.
 ERRORING_PETAL_CM = 4.8
-KINDS = ("logreg", "forest", "shuffled", "erroring")
+KINDS = ("logreg", "forest", "stump", "shuffled", "erroring")
 
 
 def iris_estimator(kind: str, *, seed: int = 0) -> Any:
-    """An unfitted estimator of a kind: `logreg`, `forest`, `shuffled` (fit on shuffled labels: a model
-    that answers differently) or `erroring` (raises on long petals: a broken release)."""
+    """An unfitted estimator of a kind: `logreg`, `forest`, `stump` (one split: right on about 2 rows in
+    3), `shuffled` (fit on shuffled labels: a model that answers differently) or `erroring` (raises on
+    long petals: a broken release)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
 
     from kubeloop.demo.broken import BrokenClassifier
 
     if kind == "forest":
         return RandomForestClassifier(n_estimators=20, max_depth=4, random_state=seed)
+    if kind == "stump":
+        return DecisionTreeClassifier(max_depth=1, random_state=seed)
     if kind == "erroring":
         estimator = BrokenClassifier(max_iter=500, C=1.0 + seed)
         estimator.long_petal_cm = ERRORING_PETAL_CM

@@ -112,7 +112,11 @@ class ServingSpec(Frozen):
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
 
 
-CheckKind = Literal["error-rate", "latency-p99-ratio", "disagreement", "prediction-shift", "promql"]
+CheckKind = Literal[
+    "error-rate", "latency-p99-ratio", "disagreement", "prediction-shift", "promql", "quality"
+]
+# What a quality check compares on labeled requests (kubeloop.quality.paired names the same metrics).
+QualityMetric = Literal["accuracy", "macro-f1", "log-loss", "brier", "mae", "rmse", "r2"]
 
 
 class CheckSpec(Frozen):
@@ -125,11 +129,18 @@ class CheckSpec(Frozen):
     direction: Literal["max", "min"] = "max"
     min_samples: int = Field(default=50, ge=1)
     query: str | None = None
+    # Quality checks: the metric compared, the labeled pairs needed before judging, the confidence of
+    # the interval; `threshold` is the non-inferiority margin (0.01: not worse by more than 1 point).
+    metric: QualityMetric = "accuracy"
+    min_labels: int = Field(default=200, ge=1)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
 
     @model_validator(mode="after")
     def _query_for_promql(self) -> CheckSpec:
         if self.kind == "promql" and not self.query:
             raise ValueError("a promql check needs a query")
+        if self.kind == "quality" and self.threshold < 0:
+            raise ValueError("a quality check's threshold is its non-inferiority margin: 0 or more")
         return self
 
 
@@ -220,6 +231,31 @@ class DriftSpec(Frozen):
     auto_rollout: bool = True
 
 
+Rate = Annotated[float, Field(gt=0, le=1)]
+
+
+class LabelingSpec(Frozen):
+    """Which answered requests are chosen for labeling, each with the probability it had of being chosen.
+
+    `uniform`: every row at `rate`. `uncertainty`: `rate` for a confident answer rising to `maxRate`
+    when the top class probability is as low as it can be (answers without probabilities: `rate`).
+    `stratified`: the predicted class's rate in `classRates`, `rate` for classes not listed.
+    """
+
+    policy: Literal["none", "uniform", "uncertainty", "stratified"] = "none"
+    rate: Rate = 0.1
+    max_rate: Rate = 1.0
+    class_rates: dict[str, Rate] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LabelingSpec:
+        if self.policy == "uncertainty" and self.max_rate < self.rate:
+            raise ValueError(f"maxRate ({self.max_rate:g}) must be at least rate ({self.rate:g})")
+        if self.class_rates and self.policy != "stratified":
+            raise ValueError("classRates apply to the stratified policy only")
+        return self
+
+
 class DeploymentBody(Frozen):
     """The `spec` of a ModelDeployment."""
 
@@ -228,6 +264,7 @@ class DeploymentBody(Frozen):
     router: Literal["gateway", "kserve", "istio", "gateway-api"] = "gateway"
     rollout: RolloutSpec = Field(default_factory=RolloutSpec)
     drift: DriftSpec = Field(default_factory=DriftSpec)
+    labeling: LabelingSpec = Field(default_factory=LabelingSpec)
 
 
 class Metadata(Frozen):

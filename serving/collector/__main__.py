@@ -6,6 +6,7 @@ import argparse
 
 from aiohttp import web
 
+from kubeloop.labels.store import LocalLabelStore
 from kubeloop.predlog.store import LogStore
 from kubeloop.serving.collector.app import Collector, build_app
 from kubeloop.settings import load_settings
@@ -18,10 +19,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--max-mirrors", type=int, default=64, help="concurrent shadow replays at most")
     args = parser.parse_args(argv)
-    store = LogStore(load_settings().ensure_dirs().logs_dir)
+    settings = load_settings().ensure_dirs()
+    store = LogStore(settings.logs_dir)
+    labels = LocalLabelStore.from_settings(settings)
     try:
         web.run_app(
-            build_app(Collector(write=store.write, max_mirrors=args.max_mirrors)),
+            build_app(Collector(write=store.write, max_mirrors=args.max_mirrors, labels=labels)),
             host=args.host,
             port=args.port,
             print=None,

@@ -18,6 +18,9 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
+from kubeloop.labels.events import label_events
+from kubeloop.labels.records import LabelError
+from kubeloop.labels.store import LocalLabelStore
 from kubeloop.predlog.cloudevents import records_from_http
 from kubeloop.predlog.schema import PredictionRecord
 from kubeloop.serving.collector.events import (
@@ -29,6 +32,7 @@ from kubeloop.serving.collector.events import (
     mirrored,
     outputs,
 )
+from kubeloop.serving.collector.labels import LabelIntake
 
 MAX_BODY = 8 << 20
 Writer = Callable[[Sequence[PredictionRecord]], int]
@@ -44,6 +48,7 @@ class Collector:
         max_mirrors: int = 64,
         mirror_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        labels: LocalLabelStore | None = None,
     ) -> None:
         self.write, self.clock = write, clock
         self.pairs = Pairs()
@@ -64,15 +69,28 @@ class Collector:
             "Requests waiting for their response",
             registry=self.registry,
         )
+        self.labels = LabelIntake(labels, registry=self.registry) if labels is not None else None
 
     async def handle(self, request: web.Request) -> web.Response:
         """Accept one event; 202 when taken, 400 with a JSON message when it cannot be read."""
         body = await request.read()
         try:
+            labeled = label_events(request.headers, body)
+            if labeled is not None:
+                return self._labels(labeled)
             written = self._accept(dict(request.headers), body, dict(request.query))
         except ValueError as error:
             return web.json_response({"error": str(error)}, status=400)
         return web.json_response({"written": written}, status=202)
+
+    def _labels(self, events: list[tuple[str, list[Any]]]) -> web.Response:
+        if self.labels is None:
+            return web.json_response({"error": "this collector stores no labels"}, status=404)
+        try:
+            result = self.labels.accept(events)
+        except LabelError as error:
+            return web.json_response({"error": str(error), "refused": error.refused}, status=error.status)
+        return web.json_response(result.to_dict(), status=202)
 
     def _accept(self, headers: dict[str, str], body: bytes, query: dict[str, str]) -> int:
         lower = {k.lower(): v for k, v in headers.items()}

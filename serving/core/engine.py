@@ -16,12 +16,15 @@ from typing import Any
 
 import orjson
 
+from kubeloop.labels.policy import inclusion_probabilities
 from kubeloop.predlog import PredictionLogger, PredictionRecord
+from kubeloop.predlog.schema import INCLUSION_KEY
 from kubeloop.serving.core.binary import HEADER as BINARY_HEADER
 from kubeloop.serving.core.binary import parse_binary_request
 from kubeloop.serving.core.metrics import ServerMetrics
 from kubeloop.serving.core.model import LoadedModel, Prediction
 from kubeloop.serving.core.requests import RequestError, new_request_id, parse_json, parse_rows
+from kubeloop.spec import LabelingSpec
 
 REQUEST_ID_HEADER = "x-request-id"
 ROLE_HEADER = "x-kubeloop-role"
@@ -43,8 +46,10 @@ class Engine:
 
     def __init__(self, model: LoadedModel, *, deployment: str, logger: PredictionLogger | None = None,
                  metrics: ServerMetrics | None = None, max_rows: int = 10_000,
-                 max_bytes: int = 4 << 20, max_batch_rows: int = 256) -> None:
+                 max_bytes: int = 4 << 20, max_batch_rows: int = 256,
+                 labeling: LabelingSpec | None = None) -> None:
         self.model = model
+        self.labeling = labeling
         self.deployment = deployment
         self.logger = logger
         self.metrics = metrics
@@ -167,6 +172,9 @@ class Engine:
         extra = {}
         if prediction.probabilities is not None:
             extra = {"classes": prediction.classes, "probabilities": prediction.probabilities}
+        if self.labeling is not None:
+            extra[INCLUSION_KEY] = inclusion_probabilities(
+                self.labeling, predictions=prediction.predictions, probabilities=prediction.probabilities)
         self.logger.submit(PredictionRecord(
             request_id=request_id, timestamp=time.time(), deployment=self.deployment,
             model=self.model.name, version=self.model.version, role=role,

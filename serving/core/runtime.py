@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kubeloop.labels.serving import labeling_policy, record_served_schema
 from kubeloop.predlog import CloudEventsSink, LogStore, PredictionLogger
 from kubeloop.serving.core.engine import Engine
 from kubeloop.serving.core.metrics import ServerMetrics
@@ -30,6 +31,8 @@ class RuntimeConfig:
     max_batch_rows: int = 64
     log_sink_url: str | None = None
     log_to_store: bool = True
+    # The deployment's labeling policy as JSON (kubeloop.labels.serving.policy_json); empty: none.
+    labeling: str = ""
 
     def to_env(self) -> dict[str, str]:
         """The config as environment variables, for runtimes started by another program (bentoml serve)."""
@@ -37,6 +40,7 @@ class RuntimeConfig:
             "DEPLOYMENT": self.deployment, "MODEL": self.model, "REF": self.ref, "HOST": self.host,
             "PORT": str(self.port), "WORKERS": str(self.workers), "MAX_BATCH_ROWS": str(self.max_batch_rows),
             "LOG_SINK_URL": self.log_sink_url or "", "LOG_TO_STORE": "1" if self.log_to_store else "0",
+            "LABELING": self.labeling,
         }
         return {ENV_PREFIX + key: value for key, value in values.items()}
 
@@ -55,7 +59,7 @@ class RuntimeConfig:
             deployment=get("DEPLOYMENT"), model=get("MODEL"), ref=get("REF", "champion"),
             host=get("HOST", "127.0.0.1"), port=int(get("PORT", "8080")), workers=int(get("WORKERS", "1")),
             max_batch_rows=int(get("MAX_BATCH_ROWS", "64")), log_sink_url=get("LOG_SINK_URL", "") or None,
-            log_to_store=get("LOG_TO_STORE", "1") == "1",
+            log_to_store=get("LOG_TO_STORE", "1") == "1", labeling=get("LABELING", ""),
         )
 
 
@@ -74,10 +78,14 @@ def build_engine(config: RuntimeConfig, model: LoadedModel, *, settings: Setting
         sinks.append(LogStore(settings.logs_dir))
     if config.log_sink_url:
         sinks.append(CloudEventsSink(config.log_sink_url, source=f"kubeloop/{config.deployment}"))
+    if config.log_to_store:
+        record_served_schema(settings.logs_dir, deployment=config.deployment, version=model.version,
+                             classes=model.classes, estimator=model.estimator)
     logger = PredictionLogger(sinks) if sinks else None
     metrics = ServerMetrics(deployment=config.deployment, model=model.name, version=model.version,
                             logger=logger)
     return Engine(model, deployment=config.deployment, logger=logger, metrics=metrics,
+                  labeling=labeling_policy(config.labeling),
                   max_batch_rows=config.max_batch_rows)
 
 

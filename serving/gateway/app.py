@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from kubeloop.serving.core.requests import new_request_id
 from kubeloop.serving.gateway.http import ClientPool, Request, Response
+from kubeloop.serving.gateway.labels import LabelEndpoint
 from kubeloop.serving.gateway.routes import (
     CANARY,
     SHADOW,
@@ -104,7 +105,7 @@ class Gateway:
 
     def __init__(self, *, token: str, routes_file: Path | None = None, timeout: float = 30.0,
                  mirror_queue: int = 1000, mirror_workers: int = 4, mirror_timeout: float = 5.0,
-                 max_body: int = 4 << 20) -> None:
+                 max_body: int = 4 << 20, labels_dir: Path | None = None) -> None:
         if not token:
             raise ValueError("the gateway needs an admin token")
         self._token = token.encode()
@@ -113,6 +114,7 @@ class Gateway:
         self.mirror_timeout = mirror_timeout
         self.max_body = max_body
         self.metrics = GatewayMetrics()
+        self.labels = LabelEndpoint(labels_dir, registry=self.metrics.registry) if labels_dir else None
         self.pool = ClientPool()
         self.mirror_pool = ClientPool()
         self.routes: dict[str, Route] = {}
@@ -144,6 +146,11 @@ class Gateway:
                 return _error(405, "use POST for predictions")
             v1 = bool(found.group("v1"))
             return await self._proxy(request, found.group("v1") or found.group("v2"), v1=v1)
+        labeled = LabelEndpoint.match(request.path)
+        if labeled is not None:
+            if self.labels is None:
+                return _error(404, "this gateway takes no labels: send them to the collector")
+            return await self.labels.handle(request, self._lookup(labeled), labeled)
         if request.path.startswith("/admin/"):
             return self._admin(request)
         if request.path == "/metrics":
@@ -262,6 +269,8 @@ class Gateway:
             if backend is not None:
                 self.metrics.weight.labels(route.deployment, backend.version, role).set(value)
         self.metrics.declare(route)
+        if self.labels is not None:
+            self.labels.declare(route)
 
     def _remove(self, deployment: str) -> None:
         self.routes.pop(deployment, None)

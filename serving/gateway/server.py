@@ -33,9 +33,9 @@ def read_token(token_file: Path | None) -> str:
 
 
 async def serve(*, host: str, port: int, token: str, routes_file: Path | None, grace: float = 10.0,
-                ready: asyncio.Event | None = None) -> None:
+                ready: asyncio.Event | None = None, labels_dir: Path | None = None) -> None:
     """Serve until SIGTERM/SIGINT (or cancellation)."""
-    gateway = Gateway(token=token, routes_file=routes_file)
+    gateway = Gateway(token=token, routes_file=routes_file, labels_dir=labels_dir)
     gateway.start()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: ServerProtocol(gateway.handle, max_body=gateway.max_body),
@@ -72,9 +72,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--routes-file", type=Path, default=None, help="load routes from and save them to")
     parser.add_argument("--token-file", type=Path, default=None)
+    parser.add_argument("--labels-dir", type=Path, default=None,
+                        help="take labels and store them here (the prediction-log folder)")
     args = parser.parse_args(argv)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` prints where it is stuck
     token = read_token(args.token_file)
     import uvloop
 
-    uvloop.run(serve(host=args.host, port=args.port, token=token, routes_file=args.routes_file))
+    uvloop.run(serve(host=args.host, port=args.port, token=token, routes_file=args.routes_file,
+                     labels_dir=args.labels_dir))

@@ -164,9 +164,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="do not write prediction logs under KUBELOOP_HOME (in a cluster, KServe's "
                              "request logger sends them to the collector)")
     parser.add_argument("--no-fast-path", action="store_true", help="predict through KServe's FastAPI routes")
+    parser.add_argument("--labeling", default="", help="the deployment's labeling policy as JSON")
     args = parser.parse_args(argv)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` prints where it is stuck
     config = RuntimeConfig(deployment=args.deployment, model=args.model, ref=args.ref, host=args.host,
                            port=args.port, workers=args.workers, max_batch_rows=args.max_batch_rows,
-                           log_sink_url=args.log_sink_url, log_to_store=not args.no_log_to_store)
+                           log_sink_url=args.log_sink_url, log_to_store=not args.no_log_to_store,
+                           labeling=args.labeling)
     serve(config, fast_path=not args.no_fast_path)

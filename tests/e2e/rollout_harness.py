@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from kubeloop.settings import Settings
+import pytest
+
+from kubeloop.local import processes
+from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
 
 
 def register(settings: Settings, *, name: str, kind: str, seed: int = 0) -> str:
@@ -55,3 +63,42 @@ def wait_for(predicate: Any, *, timeout: float, what: str, poll: float = 0.2, sh
     raise AssertionError(
         f"timed out after {timeout:.0f}s waiting for {what}" + (f": {show()}" if show else "")
     )
+
+
+@contextmanager
+def iris_deployment(
+    workdir: Path, *, model: str, register_all: Callable[[Settings], dict[str, str]], spec: str = ""
+) -> Iterator[tuple[Settings, dict[str, str], str]]:
+    """A fresh home with the versions registered and `iris` deployed behind the gateway (settings,
+    versions, gateway URL); every controller, server and the gateway are stopped afterwards.
+    `spec` adds lines to the ModelDeployment's spec (two-space indented YAML)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HOME_ENV, str(workdir / "home"))
+        patch.delenv(TRACKING_ENV, raising=False)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        settings = load_settings().ensure_dirs()
+        versions = register_all(settings)
+        (workdir / "iris.yaml").write_text(
+            f"apiVersion: kubeloop.io/v1alpha1\nkind: ModelDeployment\nmetadata: {{name: iris}}\n"
+            f"spec:\n  model: {{name: {model}}}\n"
+            f"  serving: {{runtime: kserve, port: {processes.free_port()}}}\n{spec}"
+        )
+        try:
+            kubeloop("deploy", str(workdir / "iris.yaml"))
+            gateway = processes.gateway_record(settings)
+            assert gateway is not None, "kubeloop deploy did not record a gateway"
+            yield settings, versions, gateway.url
+        finally:
+            stop_controller(settings)
+            processes.stop_deployment(settings, "iris")
+            processes.stop_gateway(settings)
+
+
+def stop_controller(settings: Settings) -> None:
+    """Kill the deployment's rollout controller if one runs (a test that failed may leave it)."""
+    pid_file = settings.state_dir / "rollouts" / "iris.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass

@@ -142,3 +142,42 @@ def test_bad_events_get_400_with_a_json_message(
 ) -> None:
     response = httpx.post(f"{collector}/events?{QUERY}", content=body, headers=headers, timeout=5)
     assert response.status_code == 400 and message in response.json()["error"]
+
+
+def label_event(subject: str, data: object) -> dict:
+    return {"specversion": "1.0", "id": f"labels-{time.time()}", "source": "labeling-tool",
+            "type": "io.kubeloop.label", "subject": subject, "data": data}
+
+
+def test_label_events_are_stored_beside_the_logs_and_counted(collector: str, logs: Path) -> None:
+    from kubeloop.labels import LocalLabelStore
+
+    for i in range(3):
+        post_event(collector, "request", f"q{i}", {"instances": [[5.1, 3.5]]})
+        post_event(collector, "response", f"q{i}", {"predictions": [i % 2]})
+    batch = [label_event("iris", [{"request_id": "q0", "label": 0}, {"request_id": "q1", "label": 1}]),
+             label_event("iris", {"request_id": "q-unknown", "label": 1})]
+    stored = httpx.post(f"{collector}/events", content=json.dumps(batch),
+                        headers={"content-type": "application/cloudevents-batch+json"}, timeout=5)
+    assert stored.status_code == 202
+    assert stored.json() == {"received": 3, "new": 3, "duplicate": 0, "changed": 0}
+    binary = {"ce-specversion": "1.0", "ce-id": "l2", "ce-source": "labeling-tool",
+              "ce-type": "io.kubeloop.label", "ce-subject": "iris", "content-type": "application/json"}
+    again = httpx.post(f"{collector}/events", content=json.dumps([{"request_id": "q0", "label": 0}]),
+                       headers=binary, timeout=5)
+    assert again.json()["duplicate"] == 1
+    unknown = httpx.post(f"{collector}/events", content=json.dumps(label_event("tulips", [])),
+                         headers={"content-type": "application/cloudevents+json"}, timeout=5)
+    assert unknown.status_code == 404 and "no predictions logged for deployment 'tulips'" in unknown.text
+    wrong = label_event("iris", [{"request_id": "q2", "label": [1]}])
+    nested = httpx.post(f"{collector}/events", content=json.dumps(wrong),
+                        headers={"content-type": "application/cloudevents+json"}, timeout=5)
+    assert nested.status_code == 422 and "[0].label: expected a class name" in nested.text
+    store = LocalLabelStore(logs / "predictions")
+    assert store.status("iris") == {"new": 3, "duplicate": 1, "changed": 0, "refused": 1, "stored": 3,
+                                    "matched": 2, "unmatched": 1}
+    joined = store.read("iris", 0, time.time() + 1)
+    assert sorted(joined["request_id"]) == ["q0", "q1"] and (joined["label"] == joined["prediction"]).all()
+    metrics = httpx.get(collector + "/metrics").text
+    assert 'kubeloop_labels_received_total{deployment="iris",outcome="new"} 3.0' in metrics
+    assert 'kubeloop_labels_received_total{deployment="iris",outcome="refused"} 1.0' in metrics

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from rollout_harness import kubeloop, register, rollout_state, wait_for
+from rollout_harness import iris_deployment, kubeloop, register, rollout_state, wait_for
 
 from kubeloop.cli import main
 from kubeloop.demo.traffic import Traffic
@@ -25,7 +25,7 @@ from kubeloop.local import processes
 from kubeloop.registry.mlflow_registry import MlflowRegistry
 from kubeloop.registry.names import TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
 from kubeloop.serving.testing import iris_rows
-from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
+from kubeloop.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -108,48 +108,23 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("rollout-e2e")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(HOME_ENV, str(workdir / "home"))
-        patch.delenv(TRACKING_ENV, raising=False)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        settings = load_settings().ensure_dirs()
-        versions = {
-            kind: register(settings, name=MODEL, kind=kind)
-            for kind in ("champion", "good", "shuffled", "erroring")
-        }
-        (workdir / "iris.yaml").write_text(
-            f"apiVersion: kubeloop.io/v1alpha1\nkind: ModelDeployment\nmetadata: {{name: iris}}\n"
-            f"spec:\n  model: {{name: {MODEL}}}\n"
-            f"  serving: {{runtime: kserve, port: {processes.free_port()}}}\n"
-        )
-        try:
-            kubeloop("deploy", str(workdir / "iris.yaml"))
-            # Start the challengers' servers together now; `rollout start` finds them running.
-            with ThreadPoolExecutor(max_workers=3) as pool:
-                list(
-                    pool.map(
-                        lambda kind: processes.start_server(
-                            settings, deployment="iris", model=MODEL, version=versions[kind]
-                        ),
-                        ("shuffled", "erroring", "good"),
-                    )
+
+    def register_all(settings: Settings) -> dict[str, str]:
+        kinds = ("champion", "good", "shuffled", "erroring")
+        return {kind: register(settings, name=MODEL, kind=kind) for kind in kinds}
+
+    with iris_deployment(workdir, model=MODEL, register_all=register_all) as (settings, versions, gateway):
+        # Start the challengers' servers together now; `rollout start` finds them running.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(
+                pool.map(
+                    lambda kind: processes.start_server(
+                        settings, deployment="iris", model=MODEL, version=versions[kind]
+                    ),
+                    ("shuffled", "erroring", "good"),
                 )
-            gateway = processes.gateway_record(settings)
-            assert gateway is not None, "kubeloop deploy did not record a gateway"
-            yield World(settings, workdir, versions, f"{gateway.url}/v1/models/iris:predict")
-        finally:
-            _stop_controller(settings)
-            processes.stop_deployment(settings, "iris")
-            processes.stop_gateway(settings)
-
-
-def _stop_controller(settings: Settings) -> None:
-    pid_file = settings.state_dir / "rollouts" / "iris.pid"
-    if pid_file.exists():
-        try:
-            os.kill(int(pid_file.read_text()), signal.SIGKILL)
-        except (ProcessLookupError, ValueError):
-            pass
+            )
+        yield World(settings, workdir, versions, f"{gateway}/v1/models/iris:predict")
 
 
 def test_a_challenger_that_answers_differently_is_stopped_in_shadow(world: World) -> None:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from kubeloop.analysis.assess import assess, checks_for_phase, unavailable
 from kubeloop.analysis.model_checks import Measurement, disagreement, prediction_shift
+from kubeloop.analysis.quality_check import judge_quality
 from kubeloop.analysis.results import CheckResult
 from kubeloop.errors import KubeloopError
 from kubeloop.metricsources.base import MetricSource
@@ -21,6 +22,8 @@ from kubeloop.telemetry.names import GATEWAY_REQUESTS_TOTAL, GATEWAY_RETRIES_TOT
 
 # (version, since, until) -> the prediction-log rows that version answered in [since, until).
 PredictionReader = Callable[[str, float, float], pd.DataFrame]
+# (since, until) -> labeled answers of the deployment's predictions in [since, until) (kubeloop.labels).
+LabeledReader = Callable[[float, float], pd.DataFrame]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,11 +56,20 @@ def measure(
     until: float,
     metrics: MetricSource,
     predictions: PredictionReader | None,
+    labeled: LabeledReader | None = None,
+    started_at: float | None = None,
 ) -> tuple[CheckResult, ...]:
-    """Evaluate the checks that apply in `phase` over [since, until); a source that fails is Inconclusive."""
+    """Evaluate the checks that apply in `phase` over [since, until); a source that fails is Inconclusive.
+
+    Quality checks read every label of the rollout's requests so far (`started_at` to `until`): labels
+    arrive late, so a window of one interval would hold few of them.
+    """
     frames: dict[str, pd.DataFrame] = {}
     results = []
     for check in checks_for_phase(checks, phase=phase):
+        if check.kind == "quality":
+            results.append(_quality(check, subject, labeled, since=started_at or since, until=until))
+            continue
         try:
             found = _measure_one(check, subject, since, until, metrics, predictions, frames)
         except KubeloopError as error:
@@ -93,6 +105,18 @@ def _measure_one(
             frames[version] = predictions(version, since, until)
     judge = disagreement if check.kind == "disagreement" else prediction_shift
     return judge(frames[subject.champion], frames[subject.challenger], task=subject.task)
+
+
+def _quality(
+    check: CheckSpec, subject: Subject, labeled: LabeledReader | None, *, since: float, until: float
+) -> CheckResult:
+    if labeled is None:
+        return unavailable(check, reason="no label store to read")
+    try:
+        frame = labeled(since, until)
+    except (KubeloopError, OSError, ValueError) as error:
+        return unavailable(check, reason=f"labels unreadable: {error}")
+    return judge_quality(check, labeled=frame, champion=subject.champion, challenger=subject.challenger)
 
 
 def _error_rate(metrics: MetricSource, subject: Subject, window: int) -> Measurement:

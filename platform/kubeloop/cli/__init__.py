@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kubeloop.cli.serve",
     "kubeloop.cli.drift",
     "kubeloop.cli.k8s",
+    "kubeloop.cli.labels",
+    "kubeloop.cli.quality",
 )
 
 app = typer.Typer(

@@ -38,7 +38,7 @@ def deploy(
             raise KubeloopError(f"runtime {serving.runtime!r} is not served locally; use kserve or bentoml")
         server = processes.start_server(
             settings, deployment=spec.name, model=model.name, version=version, runtime=serving.runtime,
-            workers=serving.workers, max_batch_rows=serving.max_batch_size,
+            workers=serving.workers, max_batch_rows=serving.max_batch_size, labeling=spec.spec.labeling,
         )
     with step("starting the gateway"):
         gateway = processes.start_gateway(settings, port=gateway_port or serving.port)

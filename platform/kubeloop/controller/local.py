@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from kubeloop.analysis.measure import PredictionReader
+from kubeloop.analysis.measure import LabeledReader, PredictionReader
 from kubeloop.controller.loop import Controller, Ports
 from kubeloop.controller.telemetry import RolloutMetrics
 from kubeloop.errors import SpecError
@@ -139,6 +139,7 @@ def controller_for(
             metrics=metrics or _NoMetrics(),
             store=FileStateStore(settings.state_dir),
             predictions=_prediction_reader(settings, target.deployment),
+            labeled=_labeled_reader(settings, target.deployment),
             telemetry=telemetry,
         )
     )
@@ -212,6 +213,13 @@ def _prediction_reader(settings: Settings, deployment: str) -> PredictionReader:
         )
 
     return read
+
+
+def _labeled_reader(settings: Settings, deployment: str) -> LabeledReader:
+    from kubeloop.labels.store import LocalLabelStore
+
+    store = LocalLabelStore.from_settings(settings)
+    return lambda since, until: store.read(deployment, since - LOG_LAG_SECONDS, until - LOG_LAG_SECONDS)
 
 
 class _NoMetrics:

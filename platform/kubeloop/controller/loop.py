@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from kubeloop.analysis.measure import PredictionReader, Subject, measure
+from kubeloop.analysis.measure import LabeledReader, PredictionReader, Subject, measure
 from kubeloop.analysis.results import CheckResult
 from kubeloop.controller.actions import RolloutRegistry, execute
 from kubeloop.controller.telemetry import RolloutMetrics
@@ -56,6 +56,7 @@ class Ports:
     metrics: MetricSource
     store: StateStore
     predictions: PredictionReader | None = None
+    labeled: LabeledReader | None = None
     telemetry: RolloutMetrics | None = None
     clock: Callable[[], float] = time.time
     # Keeps the backend's own objects on the routes in effect before any action (the operator applies
@@ -217,6 +218,8 @@ class Controller:
             until=now,
             metrics=self.ports.metrics,
             predictions=self.ports.predictions,
+            labeled=self.ports.labeled,
+            started_at=state.started_at,
         )
         return tuple(results)
 

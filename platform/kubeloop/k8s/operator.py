@@ -131,12 +131,19 @@ def cluster_reconciler(metrics: OperatorMetrics) -> Reconciler:
         )
 
     from kubeloop.controller.telemetry import RolloutMetrics
+    from kubeloop.labels.store import LocalLabelStore
+
+    labels = LocalLabelStore.from_settings(settings)  # the collector's store, on the claim it shares
+
+    def labeled(deployment: str) -> Callable[..., Any]:
+        return lambda since, until: labels.read(deployment, since, until)
 
     backends = Backends(
         telemetry=RolloutMetrics(metrics.registry),
         registry=MlflowRegistry(tracking_uri=config.tracking_uri),
         metrics=PrometheusSource(settings.prometheus_url),
         predictions=predictions,
+        labeled=labeled,
     )
     return Reconciler(api=KubeApi(), config=config, backends=backends, loop=ClusterController)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kubeloop.analysis.measure import PredictionReader, Subject
+from kubeloop.analysis.measure import LabeledReader, PredictionReader, Subject
 from kubeloop.controller.actions import RolloutRegistry
 from kubeloop.controller.loop import Controller, Ports, Reconciled, Seen
 from kubeloop.controller.telemetry import RolloutMetrics
@@ -66,6 +66,8 @@ class Backends:
     metrics: MetricSource
     # deployment name -> its prediction-log reader (for the disagreement and prediction-shift checks)
     predictions: Callable[[str], PredictionReader] | None = None
+    # deployment name -> its labeled-answers reader (for the quality check)
+    labeled: Callable[[str], LabeledReader] | None = None
     clock: Callable[[], float] = time.time
     telemetry: RolloutMetrics | None = None
 
@@ -179,6 +181,7 @@ class Reconciler:
             metrics=b.metrics,
             store=StatusStateStore(api=self.api, namespace=deployment.metadata.namespace),
             predictions=b.predictions(deployment.name) if b.predictions else None,
+            labeled=b.labeled(deployment.name) if b.labeled else None,
             clock=b.clock,
             telemetry=b.telemetry,
             converge=converge,

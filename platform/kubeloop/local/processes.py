@@ -25,7 +25,7 @@ import yaml
 
 from kubeloop.errors import BackendUnavailable, NotFoundError
 from kubeloop.settings import Settings
-from kubeloop.spec import ModelDeployment, load_deployment
+from kubeloop.spec import LabelingSpec, ModelDeployment, load_deployment
 
 RUNTIMES = ("kserve", "bentoml")
 
@@ -167,7 +167,7 @@ def start_gateway(settings: Settings, *, port: int | None = None, timeout: float
     log_file = settings.home / "logs" / "gateway.log"
     env = {**os.environ, "KUBELOOP_GATEWAY_TOKEN": gateway_token(settings)}
     command = [sys.executable, "-m", "kubeloop.serving.gateway", "--port", str(port),
-               "--routes-file", str(root / "gateway-routes.json")]
+               "--routes-file", str(root / "gateway-routes.json"), "--labels-dir", str(settings.logs_dir)]
     process = _spawn(command, env=env, log_file=log_file)
     wait_ready(f"http://127.0.0.1:{port}/healthz", process, timeout=timeout, log_file=log_file)
     record = ProcessRecord(kind="gateway", pid=process.pid, port=port, log_file=str(log_file),
@@ -178,8 +178,12 @@ def start_gateway(settings: Settings, *, port: int | None = None, timeout: float
 
 def start_server(settings: Settings, *, deployment: str, model: str, version: str, runtime: str = "kserve",
                  port: int | None = None, workers: int = 1, max_batch_rows: int = 64,
-                 timeout: float = 120.0) -> ProcessRecord:
-    """Start a model server for one version (or return the live one) and record it."""
+                 timeout: float = 120.0, labeling: LabelingSpec | None = None) -> ProcessRecord:
+    """Start a model server for one version (or return the live one) and record it.
+
+    `labeling` defaults to the policy of the deployment as last deployed (none before the first deploy).
+    """
+    from kubeloop.labels.serving import policy_json
     from kubeloop.serving.core.runtime import RuntimeConfig
 
     if runtime not in RUNTIMES:
@@ -189,15 +193,17 @@ def start_server(settings: Settings, *, deployment: str, model: str, version: st
     if existing is not None and existing.alive():
         return existing
     port = port or free_port()
+    if labeling is None:
+        labeling = _deployed_labeling(settings, deployment)
     config = RuntimeConfig(deployment=deployment, model=model, ref=str(version), port=port, workers=workers,
-                           max_batch_rows=max_batch_rows)
+                           max_batch_rows=max_batch_rows, labeling=policy_json(labeling))
     log_file = settings.home / "logs" / f"{deployment}-v{version}.log"
     env = {**os.environ, **config.to_env(), "KUBELOOP_HOME": str(settings.home),
            "KUBELOOP_TRACKING_URI": settings.tracking_uri}
     if runtime == "kserve":
         command = [sys.executable, "-m", "kubeloop.serving.kserve_runtime", "--deployment", deployment,
                    "--model", model, "--ref", str(version), "--port", str(port), "--workers", str(workers),
-                   "--max-batch-rows", str(max_batch_rows)]
+                   "--max-batch-rows", str(max_batch_rows), "--labeling", config.labeling]
     else:
         command = [sys.executable, "-m", "bentoml", "serve",
                    "kubeloop.serving.bentoml_runtime.service:KubeloopService",
@@ -261,6 +267,13 @@ def load_deployed(settings: Settings, name: str) -> ModelDeployment:
     if not path.exists():
         raise NotFoundError(f"no deployment {name!r}; deploy it with `kubeloop deploy <file>`")
     return load_deployment(path)
+
+
+def _deployed_labeling(settings: Settings, deployment: str) -> LabelingSpec:
+    try:
+        return load_deployed(settings, deployment).spec.labeling
+    except NotFoundError:
+        return LabelingSpec()
 
 
 def deployed_names(settings: Settings) -> list[str]:

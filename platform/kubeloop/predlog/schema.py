@@ -12,6 +12,10 @@ from typing import Any
 
 INPUT_PREFIX = "input."
 PREDICTION = "prediction"
+# The labeling policy's per-row inclusion probabilities, under this key of `extra` (kubeloop.labels.policy),
+# read back as the INCLUSION_PROBABILITY column.
+INCLUSION_KEY = "inclusion"
+INCLUSION_PROBABILITY = "inclusion_probability"
 META_COLUMNS = (
     "request_id",
     "row",

@@ -109,9 +109,14 @@ def _safe_name(deployment: str) -> str:
     return deployment
 
 
+def deployment_folder(root: Path, deployment: str) -> Path:
+    """The folder of one deployment's logs (and of what is stored beside them, such as labels)."""
+    return Path(root) / _safe_name(deployment)
+
+
 def log_files(root: Path, deployment: str, *, since: float | None = None) -> list[Path]:
     """The deployment's log files in write order, skipping those last written before `since`."""
-    folder = Path(root) / _safe_name(deployment)
+    folder = deployment_folder(root, deployment)
     if not folder.is_dir():
         return []
     files = sorted(folder.glob(f"*{SUFFIX}"))

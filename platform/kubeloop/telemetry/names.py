@@ -37,6 +37,18 @@ DRIFT_LAST_RUN = "kubeloop_drift_last_run_timestamp_seconds"  # gauge: deploymen
 RETRAINS_TOTAL = "kubeloop_retrains_total"  # counter: deployment, reason
 PIPELINE_RUNS_TOTAL = "kubeloop_pipeline_runs_total"  # counter: pipeline, state
 
+# Labels and online quality. Quality gauges carry LABELS + metric (accuracy, macro-f1, log-loss, brier,
+# ece, mae, rmse, r2, precision, recall, f1) and class ("" for whole-model metrics).
+LABELS_RECEIVED_TOTAL = "kubeloop_labels_received_total"  # counter: deployment, outcome
+LABELS_STORED = "kubeloop_labels_stored"  # gauge: deployment
+LABELS_UNMATCHED = "kubeloop_labels_unmatched"  # gauge: deployment (labels whose prediction is not logged)
+QUALITY_VALUE = "kubeloop_quality_value"  # gauge: LABELS + metric, class
+QUALITY_LOWER = "kubeloop_quality_lower"  # gauge: LABELS + metric, class (interval's lower bound)
+QUALITY_UPPER = "kubeloop_quality_upper"  # gauge: LABELS + metric, class
+QUALITY_LABELED_ROWS = "kubeloop_quality_labeled_rows"  # gauge: LABELS
+QUALITY_EFFECTIVE_ROWS = "kubeloop_quality_effective_rows"  # gauge: LABELS (Kish effective sample size)
+QUALITY_LAST_RUN = "kubeloop_quality_last_run_timestamp_seconds"  # gauge: deployment
+
 # Operator.
 RECONCILE_TOTAL = "kubeloop_operator_reconcile_total"  # counter: result
 RECONCILE_LAST = "kubeloop_operator_last_reconcile_timestamp_seconds"  # gauge
