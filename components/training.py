@@ -138,7 +138,13 @@ def evaluate_model(
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def register_model(
-    model: Input[Model], train: Input[Dataset], schema: str, config: str, tracking_uri: str, pipeline_run: str
+    model: Input[Model],
+    train: Input[Dataset],
+    holdout: Input[Dataset],
+    schema: str,
+    config: str,
+    tracking_uri: str,
+    pipeline_run: str,
 ) -> str:
     """Log model, signature and reference sample; register the version as champion or challenger."""
     import json
@@ -154,6 +160,7 @@ def register_model(
         config=TrainingConfig(**json.loads(config)),
         tracking_uri=tracking_uri,
         pipeline_run=pipeline_run,
+        holdout=Path(holdout.path),
     )
 
 
@@ -210,6 +217,7 @@ def training_pipeline(
         register_model(
             model=trained.outputs["model"],
             train=validated.outputs["train"],
+            holdout=validated.outputs["holdout"],
             schema=schema,
             config=config,
             tracking_uri=tracking_uri,

@@ -95,6 +95,7 @@ def run_in_process(config: TrainingConfig, *, settings: Settings, pipeline_run: 
                 config=config,
                 tracking_uri=settings.tracking_uri,
                 pipeline_run=run_id,
+                holdout=work / "holdout.parquet",
             )
     return TrainingOutcome(
         pipeline_run=run_id,

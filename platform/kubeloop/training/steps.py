@@ -146,10 +146,12 @@ def register_step(
     config: TrainingConfig,
     tracking_uri: str,
     pipeline_run: str,
+    holdout: Path | None = None,
 ) -> str:
     """Log the model and reference artefacts on the evaluate step's run; register a version.
 
-    The first version of a model becomes champion, later ones challenger.
+    The first version of a model becomes champion, later ones challenger. The servers' ONNX copy
+    is proved on `holdout` (the training rows when it is not given).
     """
     run = tracking.find_run(
         tracking_uri=tracking_uri, experiment=config.experiment, pipeline_run=pipeline_run
@@ -165,6 +167,7 @@ def register_step(
             config=config,
             run_id=run_id,
             tracking_uri=tracking_uri,
+            holdout=holdout,
         )
     except BaseException:
         tracking.finish_run(tracking_uri=tracking_uri, run_id=run_id, tags={}, failed=True)
@@ -174,10 +177,13 @@ def register_step(
 
 
 def _log_and_register(
-    *, model: Path, train: Path, schema_json: str, config: TrainingConfig, run_id: str, tracking_uri: str
+    *, model: Path, train: Path, schema_json: str, config: TrainingConfig, run_id: str, tracking_uri: str,
+    holdout: Path | None,
 ) -> str:
     import joblib
     import pandas as pd
+
+    from kubeloop.serving.core.onnx_copy import attach_onnx_copy
 
     schema = schema_from_json(schema_json)
     fitted = joblib.load(model)
@@ -187,6 +193,10 @@ def _log_and_register(
         predictions=fitted.predict(features),
     )
     model_uri = tracking.log_model(tracking_uri=tracking_uri, run_id=run_id, model=fitted, features=features)
+    checked = pd.read_parquet(holdout)[list(schema.features)] if holdout else features
+    serving_tags = attach_onnx_copy(
+        tracking_uri=tracking_uri, model_uri=model_uri, model=fitted, features=checked
+    )
     run_tags = tracking.tracking_client(tracking_uri).get_run(run_id).data.tags
     registry = MlflowRegistry(tracking_uri=tracking_uri)
     first = registry.version_for_alias(config.model_name, CHAMPION) is None
@@ -194,7 +204,7 @@ def _log_and_register(
         name=config.model_name,
         model_uri=model_uri,
         run_id=run_id,
-        tags={key: run_tags[key] for key in _VERSION_TAGS if key in run_tags},
+        tags={**{key: run_tags[key] for key in _VERSION_TAGS if key in run_tags}, **serving_tags},
         aliases=[CHAMPION if first else CHALLENGER],
     )
     return version.version
