@@ -139,8 +139,8 @@ def _check_shape(name: str, shape: Sequence[int], spec: TensorInput) -> None:
     fits = len(shape) == len(spec.shape) and all(d == -1 or d == n for d, n in zip(spec.shape, shape,
                                                                                      strict=True))
     if not fits:
-        wanted = [("n" if d == -1 else d) for d in spec.shape]
-        raise RequestError(f"input {name!r}: shape {list(shape)}, the model takes {wanted}")
+        wanted = ", ".join("n" if d == -1 else str(d) for d in spec.shape)
+        raise RequestError(f"input {name!r}: shape {list(shape)}, the model takes [{wanted}]")
 
 
 def _typed(name: str, flat: np.ndarray, spec: TensorInput) -> np.ndarray:

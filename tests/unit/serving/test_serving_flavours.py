@@ -1,0 +1,52 @@
+"""Which MLflow models the servers take: the pure servability decision on flavours and signature."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kubeloop.serving.core.flavours import servability
+
+COLUMNS = [{"type": "double", "name": "x"}, {"type": "string", "name": "text"}]
+TENSOR = [{"type": "tensor", "name": "X", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}}]
+PYTHON_MODEL = {"python_function": {"loader_module": "mlflow.pyfunc.model", "python_model": "python_model.pkl"}}
+
+
+@pytest.mark.parametrize(("flavors", "flavour"), [
+    ({"python_function": {"loader_module": "mlflow.sklearn"}, "sklearn": {}}, "sklearn"),
+    ({"python_function": {"loader_module": "mlflow.xgboost"}, "xgboost": {}}, "xgboost"),
+    ({"python_function": {"loader_module": "mlflow.lightgbm"}, "lightgbm": {}}, "lightgbm"),
+    ({"python_function": {"loader_module": "mlflow.onnx"}, "onnx": {"data": "model.onnx"}}, "onnx"),
+    (PYTHON_MODEL, "python_function"),
+])
+def test_each_served_flavour_is_taken_with_columns_or_tensors(flavors: dict, flavour: str) -> None:
+    by_columns = servability(flavors, COLUMNS)
+    by_tensor = servability(flavors, json.dumps(TENSOR))
+    assert (by_columns.servable, by_columns.flavour, by_columns.inputs) == (True, flavour, "columns")
+    assert (by_tensor.servable, by_tensor.flavour, by_tensor.inputs) == (True, flavour, "tensors")
+
+
+@pytest.mark.parametrize(("flavors", "named"), [
+    ({"python_function": {"loader_module": "mlflow.pytorch"}, "pytorch": {}}, "flavour pytorch"),
+    ({"python_function": {"loader_module": "mlflow.transformers"}, "transformers": {}}, "transformers"),
+    ({"python_function": {"loader_module": "my_company.loader"}}, "python_function with loader my_company"),
+])
+def test_a_flavour_no_server_loads_is_refused_by_name(flavors: dict, named: str) -> None:
+    verdict = servability(flavors, COLUMNS)
+    assert not verdict.servable and named in verdict.reason and "sklearn" in verdict.reason
+
+
+@pytest.mark.parametrize(("inputs", "problem"), [
+    (None, "no input signature; log it with a signature"),
+    ([], "empty"),
+    ([{"type": "datetime", "name": "when"}], "column 'when' has type 'datetime'"),
+    ([{"type": "double"}], "has no name"),
+    ([*COLUMNS, *TENSOR], "mixes tensors and columns"),
+    ([{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [1, 4]}}], "shape [1, 4]"),
+    ([{"type": "tensor", "tensor-spec": {"dtype": "complex64", "shape": [-1]}}], "dtype 'complex64'"),
+    ([{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1]}}] * 2, "must name each"),
+])
+def test_a_signature_the_servers_cannot_take_is_refused_naming_why(inputs: list | None, problem: str) -> None:
+    verdict = servability({"sklearn": {}}, inputs)
+    assert not verdict.servable and problem in verdict.reason, verdict.reason
