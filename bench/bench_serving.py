@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 from serving_inprocess import Timing, print_timings, time_artifact
 
+from kubeloop.errors import KubeloopError
 from kubeloop.local.processes import free_port, wait_ready
 from kubeloop.serving.core.runtime import RuntimeConfig
 
@@ -315,7 +316,7 @@ def run_targets(artifacts: list[Artifact], *, env: dict[str, str], args: argpars
                             results += measure(artifact.label, f"{name} via gateway",
                                                gateway + "/v1/models/iris:predict", body,
                                                duration=args.duration, scripts=scripts)
-                except RuntimeError as error:
+                except (RuntimeError, KubeloopError) as error:  # wait_ready: BackendUnavailable
                     failed.append(f"{artifact.label} / {name}")
                     tail = log.read_text(errors="replace").strip().splitlines()[-2:]
                     print(f"  {name} FAILED: {error}: {' | '.join(tail)}", flush=True)

@@ -111,7 +111,7 @@ class _Replay:
 
     def __call__(self, rows: Sequence[Sequence[Any]]) -> Any:
         table = np.array(rows, dtype=object)
-        blocks = []
+        blocks: list[Any] = []
         for transformer, picked, numeric in self.parts:
             block = table[:, picked]
             if numeric:

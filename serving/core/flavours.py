@@ -14,8 +14,8 @@ from typing import Any
 
 # The flavours loaded natively, in order of preference when a model has several.
 NATIVE_FLAVOURS = ("sklearn", "xgboost", "lightgbm", "onnx")
-# A python_function flavour whose loader is MLflow's own PythonModel loader (no other framework needed).
-PYTHON_MODEL_LOADER = "mlflow.pyfunc.model"
+# python_function loaders of MLflow's own PythonModel (pickled, or logged from code): no other framework.
+PYTHON_MODEL_LOADERS = ("mlflow.pyfunc.model", "mlflow.pyfunc.loaders.code_model")
 PYFUNC = "python_function"
 COLUMN_TYPES = ("double", "float", "long", "integer", "boolean", "string")
 TENSOR_DTYPES = ("float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint64", "uint32",
@@ -63,7 +63,7 @@ def serving_flavour(flavors: Mapping[str, Any]) -> str | None:
         if name in flavors:
             return name
     pyfunc = flavors.get(PYFUNC)
-    if isinstance(pyfunc, Mapping) and pyfunc.get("loader_module") == PYTHON_MODEL_LOADER:
+    if isinstance(pyfunc, Mapping) and pyfunc.get("loader_module") in PYTHON_MODEL_LOADERS:
         return PYFUNC
     return None
 

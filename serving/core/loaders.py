@@ -106,9 +106,9 @@ def per_row(output: Any) -> list[Any]:
     import pandas as pd
 
     if isinstance(output, pd.DataFrame):
-        return output.iloc[:, 0].tolist() if output.shape[1] == 1 else output.to_dict("records")
+        return list(output.iloc[:, 0].tolist() if output.shape[1] == 1 else output.to_dict("records"))
     if isinstance(output, pd.Series | np.ndarray):
-        return output.tolist()
+        return list(output.tolist())
     if isinstance(output, dict):
         arrays = {key: np.asarray(value).tolist() for key, value in output.items()}
         return [dict(zip(arrays, values, strict=True)) for values in zip(*arrays.values(), strict=True)]

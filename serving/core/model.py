@@ -91,7 +91,8 @@ def load_local(path: Path, *, name: str, version: str, tags: Mapping[str, str] |
     columns = () if tensors else tuple(Column.from_mlflow(spec["name"], spec["type"]) for spec in inputs)
     load = loaders.LOADERS[verdict.flavour if verdict.flavour != PYFUNC else "pyfunc"]
     try:
-        estimator, predictor, classes = load(path, meta=meta, columns=columns, tensors=tensors, tags=tags or {})
+        estimator, predictor, classes = load(path, meta=meta, columns=columns, tensors=tensors,
+                                             tags=tags or {})
     except ImportError as error:
         raise KubeloopError(f"model {name!r} version {version} is a {verdict.flavour} model, but this server "
                             f"lacks {error.name or error} (pip install 'kubeloop[frameworks]')") from error

@@ -73,7 +73,8 @@ class OnnxPredictor:
         first = np.asarray(outputs[0])
         if first.ndim == 2 and first.shape[1] == 1 and not self.tensors:
             first = first[:, 0]  # a regressor's [n, 1] output: one value per row
-        return Prediction(predictions=first.tolist(), name=meta[0].name,
+        # A column model's answer is "predictions" whichever way it is run; a tensor model's keeps its name.
+        return Prediction(predictions=first.tolist(), name=meta[0].name if self.tensors else "predictions",
                           datatype=V2_DATATYPES.get(first.dtype.name, "BYTES"))
 
 
@@ -100,7 +101,7 @@ def _is_labels(output: Any) -> bool:
 def _probabilities(output: Any, classes: tuple[Any, ...]) -> list[list[float]]:
     if isinstance(output, list):  # a ZipMap: one {class: probability} per row
         return [[float(row[c]) for c in classes] for row in output]
-    return np.asarray(output, dtype=np.float64).tolist()
+    return list(np.asarray(output, dtype=np.float64).tolist())
 
 
 def _cast(values: np.ndarray, ort_type: str) -> np.ndarray:

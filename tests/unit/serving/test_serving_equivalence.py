@@ -118,7 +118,7 @@ def test_the_pipelines_classifiers_are_served_through_their_proved_onnx_copy(
         assert load_registered(home, name=name, ref="1").serving_path == "onnx", case
 
 
-def test_the_onnx_copy_is_covered_by_the_artifact_digest(home: Settings, registered: dict, tmp_path: Path) -> None:
+def test_the_onnx_copy_is_covered_by_the_artifact_digest(home: Settings, registered: dict) -> None:
     from mlflow.tracking import MlflowClient
 
     name, _ = registered["numeric/logistic"]
@@ -157,9 +157,9 @@ def test_a_users_text_pipeline_is_served_like_mlflow_serves_it(home: Settings) -
     pipeline = Pipeline([("prepare", ColumnTransformer([("text", TfidfVectorizer(), "review"),
                                                         ("channel", OneHotEncoder(), ["channel"])])),
                          ("model", LogisticRegression())]).fit(features, frame["label"])
-    register_logged(home, name="reviews", onnx_copy=(pipeline, features), log=lambda: mlflow.sklearn.log_model(
-        pipeline, name="model", signature=infer_signature(features, frame["label"]),
-        pip_requirements=["scikit-learn"]).model_uri)
+    register_logged(home, name="reviews", onnx_copy=(pipeline, features), log=lambda: (
+        mlflow.sklearn.log_model(pipeline, name="model", signature=infer_signature(features, frame["label"]),
+                                 pip_requirements=["scikit-learn"]).model_uri))
     model, pyfunc, sklearn = served_and_mlflow(home, "reviews", features)
     assert [c.kind for c in model.columns] == ["string", "string"]
     assert model.serving_path in ("onnx", "columns")

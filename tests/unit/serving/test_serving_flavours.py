@@ -10,7 +10,7 @@ from kubeloop.serving.core.flavours import servability
 
 COLUMNS = [{"type": "double", "name": "x"}, {"type": "string", "name": "text"}]
 TENSOR = [{"type": "tensor", "name": "X", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}}]
-PYTHON_MODEL = {"python_function": {"loader_module": "mlflow.pyfunc.model", "python_model": "python_model.pkl"}}
+PYTHON_MODEL = {"python_function": {"loader_module": "mlflow.pyfunc.model", "python_model": "model.pkl"}}
 
 
 @pytest.mark.parametrize(("flavors", "flavour"), [
@@ -19,6 +19,7 @@ PYTHON_MODEL = {"python_function": {"loader_module": "mlflow.pyfunc.model", "pyt
     ({"python_function": {"loader_module": "mlflow.lightgbm"}, "lightgbm": {}}, "lightgbm"),
     ({"python_function": {"loader_module": "mlflow.onnx"}, "onnx": {"data": "model.onnx"}}, "onnx"),
     (PYTHON_MODEL, "python_function"),
+    ({"python_function": {"loader_module": "mlflow.pyfunc.loaders.code_model"}}, "python_function"),
 ])
 def test_each_served_flavour_is_taken_with_columns_or_tensors(flavors: dict, flavour: str) -> None:
     by_columns = servability(flavors, COLUMNS)
