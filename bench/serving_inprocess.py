@@ -81,4 +81,4 @@ def print_timings(timings: list[Timing]) -> None:
     limit = {t.artifact: t.one_us for t in timings if t.option.startswith("estimator")}
     for t in timings:
         ratio = t.one_us / limit[t.artifact] if t.artifact in limit else float(np.nan)
-        print(f"{t.artifact:<22}{t.option:<40}{t.one_us:>10.1f}{t.batch_us:>10.1f}{ratio:>23.2f}x")
+        print(f"{t.artifact:<22}{t.option:<40}{t.one_us:>10.1f}{t.batch_us:>10.1f}{ratio:>23.3g}x")

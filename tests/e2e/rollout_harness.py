@@ -6,9 +6,24 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from kubeloop.settings import Settings
+import pytest
+
+from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
+
+
+@contextmanager
+def isolated_home(workdir: Path) -> Iterator[Settings]:
+    """KUBELOOP_HOME under `workdir` (its own SQLite registry) for the block, for this process and the CLI."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HOME_ENV, str(workdir / "home"))
+        patch.delenv(TRACKING_ENV, raising=False)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        yield load_settings().ensure_dirs()
 
 
 def register(settings: Settings, *, name: str, kind: str, seed: int = 0) -> str:

@@ -8,6 +8,7 @@ runtime, and a KServe server for the same version answering alike).
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,12 +26,12 @@ from flavour_models import (
     register_xgboost,
     reviews,
 )
-from rollout_harness import kubeloop, rollout_state, wait_for
+from rollout_harness import isolated_home, kubeloop, rollout_state, wait_for
 
 from kubeloop.demo.traffic import Traffic
 from kubeloop.local import processes
 from kubeloop.registry.mlflow_registry import MlflowRegistry
-from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
+from kubeloop.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 STRATEGY = """
@@ -88,11 +89,7 @@ def register_both(settings: Settings, flavour: str, folder: Path) -> None:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("flavours")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(HOME_ENV, str(workdir / "home"))
-        patch.delenv(TRACKING_ENV, raising=False)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        settings = load_settings().ensure_dirs()
+    with isolated_home(workdir) as settings:
         for flavour in FLAVOURS:
             register_both(settings, flavour, workdir)
         try:
@@ -139,6 +136,33 @@ def test_a_flavour_is_served_rolled_out_and_promoted(world: World, flavour: str)
     assert {"1", "2"} <= set(load.by_version), load.by_version
     aliases = MlflowRegistry(tracking_uri=world.settings.tracking_uri).get_model(spec.deployment).aliases
     assert aliases["champion"] == "2"
+
+
+@pytest.mark.parametrize("flavour", list(FLAVOURS))
+def test_served_answers_equal_mlflows_on_the_same_rows(world: World, flavour: str) -> None:
+    import mlflow.pyfunc
+    import numpy as np
+    import pandas as pd
+
+    spec = FLAVOURS[flavour]
+    registry = MlflowRegistry(tracking_uri=world.settings.tracking_uri)
+    version = registry.get_model(spec.deployment).aliases["champion"]
+    path = str(registry.download_verified(name=spec.deployment, version=version))
+    (server,) = [r for r in processes.server_records(world.settings, spec.deployment) if r.version == version]
+    served = httpx.post(f"{server.url}/v1/models/{spec.deployment}:predict", json={"instances": spec.rows},
+                        timeout=60).json()
+    if flavour == "onnx":
+        outputs = mlflow.pyfunc.load_model(path).predict(np.asarray([r["X"] for r in spec.rows], np.float32))
+        labels, probabilities = outputs["label"], outputs["probabilities"]
+    else:
+        frame = pd.DataFrame(spec.rows)
+        labels = mlflow.pyfunc.load_model(path).predict(frame)
+        native = {"xgboost": "mlflow.xgboost", "lightgbm": "mlflow.lightgbm"}.get(flavour)
+        loaded = importlib.import_module(native).load_model(path) if native else None
+        probabilities = None if loaded is None else loaded.predict_proba(frame)
+    assert served["predictions"] == np.asarray(labels).tolist()
+    if probabilities is not None:
+        assert np.max(np.abs(np.asarray(served["probabilities"]) - probabilities)) <= 1e-6
 
 
 def test_classifiers_answer_classes_and_probabilities(world: World) -> None:

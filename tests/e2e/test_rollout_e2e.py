@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from rollout_harness import kubeloop, register, rollout_state, wait_for
+from rollout_harness import isolated_home, kubeloop, register, rollout_state, wait_for
 
 from kubeloop.cli import main
 from kubeloop.demo.traffic import Traffic
@@ -25,7 +25,7 @@ from kubeloop.local import processes
 from kubeloop.registry.mlflow_registry import MlflowRegistry
 from kubeloop.registry.names import TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
 from kubeloop.serving.testing import iris_rows
-from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
+from kubeloop.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -108,11 +108,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("rollout-e2e")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(HOME_ENV, str(workdir / "home"))
-        patch.delenv(TRACKING_ENV, raising=False)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        settings = load_settings().ensure_dirs()
+    with isolated_home(workdir) as settings:
         versions = {
             kind: register(settings, name=MODEL, kind=kind)
             for kind in ("champion", "good", "shuffled", "erroring")

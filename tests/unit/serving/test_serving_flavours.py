@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from kubeloop.errors import KubeloopError
 from kubeloop.serving.core.flavours import servability
+from kubeloop.serving.core.model import load_local
 
 COLUMNS = [{"type": "double", "name": "x"}, {"type": "string", "name": "text"}]
 TENSOR = [{"type": "tensor", "name": "X", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}}]
@@ -51,3 +54,14 @@ def test_a_flavour_no_server_loads_is_refused_by_name(flavors: dict, named: str)
 def test_a_signature_the_servers_cannot_take_is_refused_naming_why(inputs: list | None, problem: str) -> None:
     verdict = servability({"sklearn": {}}, inputs)
     assert not verdict.servable and problem in verdict.reason, verdict.reason
+
+
+def test_a_server_refuses_an_unservable_model_folder_naming_its_flavour(tmp_path: Path) -> None:
+    (tmp_path / "MLmodel").write_text(
+        "flavors:\n  python_function: {loader_module: mlflow.pytorch, data: data}\n"
+        "  pytorch: {pytorch_version: '2.3', model_data: data}\n"
+        "signature:\n  inputs: '[{\"type\": \"double\", \"name\": \"x\"}]'\n  outputs: null\n"
+    )
+    with pytest.raises(KubeloopError) as refused:
+        load_local(tmp_path, name="vision", version="3")
+    assert str(refused.value).startswith("model 'vision' version 3 cannot be served: flavour pytorch")
