@@ -13,6 +13,7 @@ bounded by --duration. Run: `python bench/bench_serving.py [--duration 5] [--wor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -106,6 +107,9 @@ def server(command: list[str], *, ready_url: str, env: dict[str, str], cwd: Path
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        # Workers a supervisor was still respawning can outlive it (uvicorn's, when none got ready).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def wrk(url: str, body: str, *, concurrency: int, duration: float, scripts: Path) -> dict[str, float]:

@@ -78,7 +78,7 @@ def register_logged(settings: Settings, *, name: str, log: Callable[[], str],
     import mlflow
 
     from kubeloop.registry.mlflow_registry import MlflowRegistry
-    from kubeloop.serving.core.onnx_copy import attach_onnx_copy
+    from kubeloop.serving.core.onnx_copy import attach_onnx_copy, logged_model_location
     from kubeloop.training.tracking import ensure_experiment, log_reference_artifacts
 
     settings.ensure_dirs()
@@ -92,7 +92,8 @@ def register_logged(settings: Settings, *, name: str, log: Callable[[], str],
                                 train_features=reference, seed=0)
     all_tags = dict(tags or {})
     if onnx_copy is not None:
-        all_tags.update(attach_onnx_copy(tracking_uri=settings.tracking_uri, model_uri=model_uri,
+        location = logged_model_location(settings.tracking_uri, model_uri)
+        all_tags.update(attach_onnx_copy(tracking_uri=settings.tracking_uri, location=location,
                                          model=onnx_copy[0], features=onnx_copy[1]))
     registry = MlflowRegistry(tracking_uri=settings.tracking_uri)
     version = registry.register(name=name, model_uri=model_uri, run_id=run.info.run_id, tags=all_tags,

@@ -114,18 +114,39 @@ def make_copy(model: Any, features: Any) -> tuple[bytes | None, CopyCheck]:
     return None, CopyCheck(verified=False, reason="; ".join(reasons), rows=len(features))
 
 
-def attach_onnx_copy(*, tracking_uri: str, model_uri: str, model: Any, features: Any) -> dict[str, str]:
-    """Make and prove the copy, log it into the logged model's folder; return the version tags to set."""
-    from kubeloop.training.tracking import tracking_client
+def attach_onnx_copy(*, tracking_uri: str, location: str, model: Any, features: Any) -> dict[str, str]:
+    """Make and prove the copy of a fitted model and log it into its model folder at `location` (the
+    artifact location holding MLmodel, before the version is registered); return the tags to set."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
     copy, check = make_copy(model, features)
     if copy is not None:
         with tempfile.TemporaryDirectory(prefix="kubeloop-onnx-") as scratch:
             path = Path(scratch) / Path(ONNX_COPY_PATH).name
             path.write_bytes(copy)
-            tracking_client(tracking_uri).log_model_artifact(
-                model_uri.removeprefix("models:/"), str(path), artifact_path=str(Path(ONNX_COPY_PATH).parent))
+            repository = get_artifact_repository(location, tracking_uri=tracking_uri)
+            repository.log_artifact(str(path), artifact_path=str(Path(ONNX_COPY_PATH).parent))
     return {TAG_ONNX_COPY: check.tag()}
+
+
+def attach_for_folder(*, tracking_uri: str, location: str, folder: Path, features: Any) -> dict[str, str]:
+    """`attach_onnx_copy` for a downloaded model folder: a scikit-learn model gets its copy; any other
+    flavour (or no rows to prove it on) gets no tag."""
+    import mlflow.models
+    import mlflow.sklearn
+
+    if features is None or "sklearn" not in mlflow.models.Model.load(str(folder)).flavors:
+        return {}
+    model = mlflow.sklearn.load_model(str(folder))
+    return attach_onnx_copy(tracking_uri=tracking_uri, location=location, model=model, features=features)
+
+
+def logged_model_location(tracking_uri: str, model_uri: str) -> str:
+    """The artifact location of a logged model `models:/m-<id>`."""
+    from kubeloop.training.tracking import tracking_client
+
+    model_id = model_uri.removeprefix("models:/")
+    return str(tracking_client(tracking_uri).get_logged_model(model_id).artifact_location)
 
 
 def verified_copy(folder: Path, tags: Mapping[str, str]) -> Path | None:

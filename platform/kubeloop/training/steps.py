@@ -183,7 +183,7 @@ def _log_and_register(
     import joblib
     import pandas as pd
 
-    from kubeloop.serving.core.onnx_copy import attach_onnx_copy
+    from kubeloop.serving.core.onnx_copy import attach_onnx_copy, logged_model_location
 
     schema = schema_from_json(schema_json)
     fitted = joblib.load(model)
@@ -195,7 +195,10 @@ def _log_and_register(
     model_uri = tracking.log_model(tracking_uri=tracking_uri, run_id=run_id, model=fitted, features=features)
     checked = pd.read_parquet(holdout)[list(schema.features)] if holdout else features
     serving_tags = attach_onnx_copy(
-        tracking_uri=tracking_uri, model_uri=model_uri, model=fitted, features=checked
+        tracking_uri=tracking_uri,
+        location=logged_model_location(tracking_uri, model_uri),
+        model=fitted,
+        features=checked,
     )
     run_tags = tracking.tracking_client(tracking_uri).get_run(run_id).data.tags
     registry = MlflowRegistry(tracking_uri=tracking_uri)

@@ -164,3 +164,35 @@ def test_a_users_text_pipeline_is_served_like_mlflow_serves_it(home: Settings) -
     assert [c.kind for c in model.columns] == ["string", "string"]
     assert model.serving_path in ("onnx", "columns")
     assert_same(model.predict(features.to_numpy(dtype=object).tolist()), pyfunc, sklearn, features)
+
+
+def test_a_downloaded_scikit_learn_folder_gets_its_copy_before_registration(
+    home: Settings, tmp_path: Path
+) -> None:
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    from kubeloop.serving.core.onnx_copy import attach_for_folder, logged_model_location
+    from kubeloop.serving.testing import IRIS_COLUMNS, iris_frame
+    from kubeloop.training.tracking import ensure_experiment
+
+    frame = iris_frame()
+    features = frame[list(IRIS_COLUMNS)]
+    fitted = LogisticRegression(max_iter=500).fit(features, frame["species"])
+    mlflow.set_tracking_uri(home.tracking_uri)
+    experiment = ensure_experiment(home.tracking_uri, "adopted", artifact_root=home.artifact_root)
+    with mlflow.start_run(experiment_id=experiment) as run:
+        info = mlflow.sklearn.log_model(fitted, name="model", pip_requirements=["scikit-learn"],
+                                        signature=infer_signature(features, frame["species"]))
+    location = logged_model_location(home.tracking_uri, info.model_uri)
+    folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=str(tmp_path)))
+    where = {"tracking_uri": home.tracking_uri, "location": location, "folder": folder}
+    assert attach_for_folder(**where, features=None) == {}
+    tags = attach_for_folder(**where, features=features)
+    check = CopyCheck.from_tag(tags[TAG_ONNX_COPY])
+    assert check is not None and check.verified and check.rows == len(features)
+    registry = MlflowRegistry(tracking_uri=home.tracking_uri)
+    version = registry.register(name="adopted", model_uri=info.model_uri, run_id=run.info.run_id, tags=tags)
+    assert load_registered(home, name="adopted", ref=version.version).serving_path == "onnx"
