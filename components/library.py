@@ -8,7 +8,8 @@
                             target="label", model_name="wine")
     gate = quality_gate(evaluation=scored.output, metric="f1", threshold=0.8)
     with dsl.If(gate.output == True):
-        register_model(model_uri=model_uri, model_name="wine", reference=checked.outputs["train"])
+        register_model(model_uri=model_uri, model_name="wine", reference=checked.outputs["train"],
+                       holdout=checked.outputs["holdout"])
 
 Each is a lightweight component: its body imports kubeloop where it runs and calls one step of
 `kubeloop.training.steps`, importing only what that step needs. The tracking server and the
@@ -127,9 +128,12 @@ def quality_gate(
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def register_model(model_uri: str, model_name: str, reference: Input[Dataset], data_digest: str = "") -> str:
+def register_model(
+    model_uri: str, model_name: str, reference: Input[Dataset], holdout: Input[Dataset], data_digest: str = ""
+) -> str:
     """Register the model (any flavour) with its artifact digest, data digest, gate tags and drift
-    reference (sample and profile of `reference`): `champion` for a first version, `challenger` after."""
+    reference (sample and profile of `reference`): `champion` for a first version, `challenger` after.
+    A scikit-learn model also gets an ONNX serving copy, kept only when proved equal on `holdout`."""
     from kubeloop.components.task import context, end_without_teardown
 
     end_without_teardown()
@@ -142,6 +146,7 @@ def register_model(model_uri: str, model_name: str, reference: Input[Dataset], d
         model_uri=model_uri,
         model_name=model_name,
         reference=Path(reference.path),
+        holdout=Path(holdout.path),
         data_digest=data_digest,
         tracking_uri=found["tracking_uri"],
         pipeline_run=found["pipeline_run"],

@@ -106,5 +106,6 @@ def training_pipeline(
             model_uri=trained.output,
             model_name=model_name,
             reference=checked.outputs["train"],
+            holdout=checked.outputs["holdout"],
             data_digest=loaded.outputs["Output"],
         )

@@ -6,7 +6,7 @@ registry, which records the artifact's sha256 that servers verify at load.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kubeloop.settings import Settings
@@ -55,31 +55,52 @@ def iris_estimator(kind: str, *, seed: int = 0) -> Any:
 def register_iris(settings: Settings, *, name: str, kind: str = "logreg", seed: int = 0,
                   aliases: Sequence[str] = ("champion",)) -> str:
     """Train an iris classifier of a kind (see `iris_estimator`), log and register it; returns the version."""
-    import mlflow
+    import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    from kubeloop.registry.mlflow_registry import MlflowRegistry
-    from kubeloop.training.tracking import ensure_experiment
-
-    settings.ensure_dirs()
     frame = iris_frame()
     features, target = frame[list(IRIS_COLUMNS)], frame["species"]
     labels = target.sample(frac=1.0, random_state=seed).to_numpy() if kind == "shuffled" else target
     estimator = iris_estimator(kind, seed=seed).fit(features, labels)
+    return register_logged(settings, name=name, aliases=aliases, log=lambda: mlflow.sklearn.log_model(
+        # cloudpickle by reference: the servers import the estimator classes from kubeloop.
+        estimator, name="model", serialization_format="cloudpickle",
+        signature=infer_signature(features, target.to_numpy()),
+        input_example=features.head(3),
+        # Named requirements skip MLflow's inference, which imports the model in a subprocess (slow).
+        pip_requirements=["scikit-learn", "cloudpickle"],
+    ).model_uri)
+
+
+def register_logged(settings: Settings, *, name: str, log: Callable[[], str],
+                    aliases: Sequence[str] = ("champion",), tags: Mapping[str, str] | None = None,
+                    onnx_copy: tuple[Any, Any] | None = None, reference: Any = None) -> str:
+    """Log a model of any flavour inside a run (`log` returns its model URI) and register it, digest
+    tagged; `onnx_copy=(fitted, features)` also makes and proves the servers' ONNX copy of a
+    scikit-learn model, and a `reference` frame is logged for drift checks, as training does.
+    Returns the version."""
+    import mlflow
+
+    from kubeloop.registry.mlflow_registry import MlflowRegistry
+    from kubeloop.serving.core.onnx_copy import attach_onnx_copy, logged_model_location
+    from kubeloop.training.tracking import ensure_experiment, log_reference_artifacts
+
+    settings.ensure_dirs()
     mlflow.set_tracking_uri(settings.tracking_uri)
     experiment_id = ensure_experiment(settings.tracking_uri, "kubeloop-serving",
                                       artifact_root=settings.artifact_root)
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        info = mlflow.sklearn.log_model(
-            # cloudpickle by reference: the servers import the estimator classes from kubeloop.
-            estimator, name="model", serialization_format="cloudpickle",
-            signature=infer_signature(features, target.to_numpy()),
-            input_example=features.head(3),
-            # Named requirements skip MLflow's inference, which imports the model in a subprocess (slow).
-            pip_requirements=["scikit-learn", "cloudpickle"],
-        )
+        model_uri = log()
+    if reference is not None:
+        log_reference_artifacts(tracking_uri=settings.tracking_uri, run_id=run.info.run_id,
+                                train_features=reference, seed=0)
+    all_tags = dict(tags or {})
+    if onnx_copy is not None:
+        location = logged_model_location(settings.tracking_uri, model_uri)
+        all_tags.update(attach_onnx_copy(tracking_uri=settings.tracking_uri, location=location,
+                                         model=onnx_copy[0], features=onnx_copy[1]))
     registry = MlflowRegistry(tracking_uri=settings.tracking_uri)
-    version = registry.register(name=name, model_uri=info.model_uri, run_id=run.info.run_id, tags={},
+    version = registry.register(name=name, model_uri=model_uri, run_id=run.info.run_id, tags=all_tags,
                                 aliases=aliases)
     return version.version
 

@@ -1,6 +1,8 @@
 """The peer: a minimal scikit-learn kserve.Model as a user would write it by hand (no kubeloop code).
 
-Usage: python kserve_plain.py --model_dir <mlflow model folder> --http_port 8080 --workers 2
+Usage: python kserve_plain.py --model_dir <mlflow model folder> --model_name NAME --http_port 8080 --workers 2
+Instances as lists become a matrix; instances as objects keyed by column become a DataFrame (what a
+pipeline that selects columns by name needs).
 """
 
 import argparse
@@ -8,6 +10,7 @@ import argparse
 import kserve
 import mlflow.sklearn
 import numpy as np
+import pandas as pd
 
 
 class SKLearnModel(kserve.Model):
@@ -24,7 +27,9 @@ class SKLearnModel(kserve.Model):
         return self.ready
 
     async def predict(self, payload, headers=None, response_headers=None):
-        return {"predictions": self.model.predict(np.asarray(payload["instances"])).tolist()}
+        instances = payload["instances"]
+        features = pd.DataFrame(instances) if isinstance(instances[0], dict) else np.asarray(instances)
+        return {"predictions": self.model.predict(features).tolist()}
 
 
 if __name__ == "__main__":
@@ -32,5 +37,5 @@ if __name__ == "__main__":
     parser.add_argument("--model_dir", required=True)
     args, _ = parser.parse_known_args()
     kserve.ModelServer(http_port=args.http_port, workers=args.workers, enable_grpc=False).start(
-        [SKLearnModel("iris-classifier", args.model_dir)]
+        [SKLearnModel(args.model_name, args.model_dir)]
     )

@@ -66,4 +66,5 @@ def wine_lightgbm(
     )
     gate = quality_gate(evaluation=scored.output, metric="f1", threshold=min_f1)
     with dsl.If(gate.output == True, name="passed"):  # noqa: E712 - a KFP condition
-        register_model(model_uri=model_uri, model_name=model_name, reference=checked.outputs["train"])
+        register_model(model_uri=model_uri, model_name=model_name, reference=checked.outputs["train"],
+                       holdout=checked.outputs["holdout"])

@@ -119,6 +119,6 @@ def metadata(engine: Engine) -> dict[str, Any]:
         outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, len(model.classes)]})
     return {
         "name": model.name, "versions": [model.version], "platform": "kubeloop",
-        "inputs": [{"name": c.name, "datatype": c.v2_datatype, "shape": [-1, 1]} for c in model.columns],
+        "inputs": model.v2_inputs(),
         "outputs": outputs,
     }

@@ -23,7 +23,7 @@ from kubeloop.serving.core.binary import HEADER as BINARY_HEADER
 from kubeloop.serving.core.binary import parse_binary_request
 from kubeloop.serving.core.metrics import ServerMetrics
 from kubeloop.serving.core.model import LoadedModel, Prediction
-from kubeloop.serving.core.requests import RequestError, new_request_id, parse_json, parse_rows
+from kubeloop.serving.core.requests import RequestError, new_request_id, parse_json
 from kubeloop.spec import LabelingSpec
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -101,11 +101,7 @@ class Engine:
         for rows, future in chunk:
             end = start + len(rows)
             if not future.done():
-                future.set_result(Prediction(
-                    predictions=merged.predictions[start:end],
-                    probabilities=None if merged.probabilities is None else merged.probabilities[start:end],
-                    classes=merged.classes,
-                ))
+                future.set_result(merged.rows(start, end))
             start = end
 
     async def answer(self, body: bytes, *, headers: Mapping[str, str], model_name: str | None,
@@ -127,7 +123,7 @@ class Engine:
                 payload = parse_json(body, max_bytes=self.max_bytes)
             else:
                 payload = parse_binary_request(body, binary, max_bytes=self.max_bytes)
-            rows = parse_rows(payload, self.model.columns, max_rows=self.max_rows)
+            rows = self.model.parse(payload, max_rows=self.max_rows)
             prediction = await self.predict_batched(rows)
             status, content = 200, self._render(prediction, protocol=protocol, request_id=request_id)
         except RequestError as error:
@@ -149,15 +145,8 @@ class Engine:
         return content
 
     def _render_v2(self, prediction: Prediction, *, request_id: str) -> dict[str, Any]:
-        count = len(prediction.predictions)
-        outputs = [{"name": "predictions", "shape": [count], "datatype": _v2_type(prediction.predictions),
-                    "data": prediction.predictions}]
-        if prediction.probabilities is not None:
-            width = len(prediction.classes or ())
-            outputs.append({"name": "probabilities", "shape": [count, width], "datatype": "FP64",
-                            "data": [p for row in prediction.probabilities for p in row]})
         return {"model_name": self.model.name, "model_version": self.model.version, "id": request_id,
-                "outputs": outputs}
+                "outputs": prediction.v2_outputs()}
 
     def _record(self, *, request_id: str, role: str, status: int, rows: Sequence[list[Any]],
                 prediction: Prediction | None, seconds: float) -> None:
@@ -168,7 +157,7 @@ class Engine:
                                  classifier=self.model.classes is not None)
         if self.logger is None or prediction is None:
             return
-        names = [c.name for c in self.model.columns]
+        names = self.model.input_names
         extra = {}
         if prediction.probabilities is not None:
             extra = {"classes": prediction.classes, "probabilities": prediction.probabilities}
@@ -191,12 +180,3 @@ def answer_alone(future: asyncio.Future[Prediction], model: LoadedModel, rows: l
         future.set_result(model.predict(rows))
     except Exception as error:  # noqa: BLE001 - delivered to the awaiting request
         future.set_exception(error)
-
-
-def _v2_type(values: list[Any]) -> str:
-    first = values[0] if values else 0.0
-    if isinstance(first, bool):
-        return "BOOL"
-    if isinstance(first, int):
-        return "INT64"
-    return "FP64" if isinstance(first, float) else "BYTES"

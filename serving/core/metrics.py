@@ -78,8 +78,8 @@ class ServerMetrics:
         """Count one answered request and what it predicted."""
         self._child(self.requests, role, str(status)).inc()
         self._child(self.duration, role).observe(seconds)
-        if not predictions:
-            return
+        if not predictions or not all(isinstance(value, str | int | float) for value in predictions):
+            return  # tensors and records per row are no class label nor a histogram value
         # A pyfunc model may predict labels without exposing classes_: text is never a histogram value.
         if classifier or not all(_is_number(value) for value in predictions):
             for value in predictions:

@@ -19,6 +19,16 @@ from kubeloop.local import processes
 from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
 
 
+@contextmanager
+def isolated_home(workdir: Path) -> Iterator[Settings]:
+    """KUBELOOP_HOME under `workdir` (its own SQLite registry) for the block, for this process and the CLI."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HOME_ENV, str(workdir / "home"))
+        patch.delenv(TRACKING_ENV, raising=False)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        yield load_settings().ensure_dirs()
+
+
 def register(settings: Settings, *, name: str, kind: str, seed: int = 0) -> str:
     """Register an iris model: `champion`, `good` (another regression), `shuffled` labels or `erroring`;
     the first one registered becomes the champion."""
@@ -72,11 +82,7 @@ def iris_deployment(
     """A fresh home with the versions registered and `iris` deployed behind the gateway (settings,
     versions, gateway URL); every controller, server and the gateway are stopped afterwards.
     `spec` adds lines to the ModelDeployment's spec (two-space indented YAML)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(HOME_ENV, str(workdir / "home"))
-        patch.delenv(TRACKING_ENV, raising=False)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        settings = load_settings().ensure_dirs()
+    with isolated_home(workdir) as settings:
         versions = register_all(settings)
         (workdir / "iris.yaml").write_text(
             f"apiVersion: kubeloop.io/v1alpha1\nkind: ModelDeployment\nmetadata: {{name: iris}}\n"

@@ -153,7 +153,7 @@ def test_a_notebook_model_is_adopted_with_a_file_reference_then_with_its_input_e
         (
             "statsmodels",
             "runs:/{run}/model",
-            "cannot be served: flavour statsmodels cannot be loaded by the model servers",
+            "cannot be served: flavour statsmodels cannot be served",
         ),
     ],
 )

@@ -78,7 +78,8 @@ def my_iris(model_name: str, trees: int = 10, deployment: str = "", strategy: st
     gate = quality_gate(evaluation=scored.output, metric="accuracy", threshold=0.8, min_improvement=-1.0)
     with dsl.If(gate.output == True, name="passed"):
         registered = register_model(
-            model_uri=model_uri, model_name=model_name, reference=checked.outputs["train"]
+            model_uri=model_uri, model_name=model_name, reference=checked.outputs["train"],
+            holdout=checked.outputs["holdout"],
         )
         with dsl.If(deployment != "", name="roll-out"):
             start_rollout(deployment=deployment, version=registered.output, strategy=strategy)

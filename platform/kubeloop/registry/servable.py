@@ -1,9 +1,8 @@
 """Whether kubeloop's model servers can load an MLflow model: pure checks on its MLmodel metadata.
 
 Registration refuses, before anything is written, a model without a signature (the message shows
-how to add one) and one the servers cannot load. `unservable_reason` is the single seam for the
-second question; the serving side owns the real answer (which flavours and signatures its runtimes
-load) and this function is the one place to point at it.
+how to add one) and one the servers cannot load. `unservable_reason` asks the serving side, which
+owns the answer (which flavours and signatures its runtimes load).
 """
 
 from __future__ import annotations
@@ -33,17 +32,14 @@ def model_flavor(flavors: Mapping[str, Any]) -> str:
 
 
 def unservable_reason(*, flavors: Mapping[str, Any], signature: Mapping[str, Any] | None) -> str | None:
-    """Why the servers cannot serve this model (flavour or signature), or None when they can."""
-    loader = str((flavors.get(PYFUNC) or {}).get("loader_module", ""))
-    if loader not in SERVED_LOADERS:
-        served = ", ".join(SERVED_LOADERS.values())
-        return f"flavour {model_flavor(flavors)} cannot be loaded by the model servers (they serve {served})"
-    inputs = _inputs(signature)
-    if any(spec.get("type") == "tensor" for spec in inputs):
-        return "its signature takes tensors; the model servers take named columns"
-    if any(not spec.get("name") for spec in inputs):
-        return "its signature has unnamed inputs; the model servers take named columns"
-    return None
+    """Why the servers cannot serve this model (flavour or signature), or None when they can.
+
+    The model servers' own rule (`kubeloop.serving.core.flavours.servability`) answers.
+    """
+    from kubeloop.serving.core.flavours import servability
+
+    found = servability(flavors, (signature or {}).get("inputs"))
+    return None if found.servable else found.reason
 
 
 def missing_signature_message(*, model_uri: str, flavor: str) -> str:

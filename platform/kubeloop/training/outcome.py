@@ -132,6 +132,7 @@ def run_in_process(
                     model_uri=model_uri,
                     model_name=config.model_name,
                     reference=work / "train.parquet",
+                    holdout=work / "holdout.parquet",
                     data_digest=digest,
                     tracking_uri=uri,
                     pipeline_run=run_id,

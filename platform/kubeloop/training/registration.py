@@ -89,6 +89,7 @@ def register_model(
     name: str,
     reference: Any = None,
     reference_name: str = "",
+    check_rows: Any = None,
     alias: str = "",
     tags: Mapping[str, str] | None = None,
     data_digest: str = "",
@@ -99,6 +100,8 @@ def register_model(
 
     `reference` is a DataFrame, a CSV/Parquet path, or None for the model's input example;
     `reference_name` says what it is in the version's reference tag (default: the path).
+    `check_rows` (a DataFrame, default the reference) are the rows a scikit-learn model's ONNX
+    serving copy must answer exactly as the model does before it is kept (`serving_copy_tags`).
     """
     registry = MlflowRegistry(tracking_uri=tracking_uri)
     if alias:
@@ -110,6 +113,8 @@ def register_model(
         run_id = source.run_id or _registration_run(tracking_uri, artifact_root)
         if frame is not None:
             _log_reference(tracking_uri, run_id, frame, inspected)
+        rows = frame if check_rows is None else check_rows
+        serving = serving_copy_tags(tracking_uri, source, inspected, rows)
     digest = data_digest or (_digest(frame) if frame is not None and reference is not None else "")
     lineage = {
         TAG_SOURCE_URI: model_uri,
@@ -123,7 +128,7 @@ def register_model(
         name=name,
         model_uri=model_uri,
         run_id=run_id,
-        tags={**_run_tags(registry, run_id), **dict(tags or {}), **lineage},
+        tags={**_run_tags(registry, run_id), **dict(tags or {}), **lineage, **serving},
     )
     has_champion = registry.version_for_alias(name, CHAMPION) is not None
     chosen = choose_alias(requested=alias, has_champion=has_champion)
@@ -196,6 +201,19 @@ def _log_reference(tracking_uri: str, run_id: str, frame: Any, inspected: Inspec
         raise ModelRefused(f"the model cannot predict its reference rows: {first[:200]}") from None
     log_reference_artifacts(
         tracking_uri=tracking_uri, run_id=run_id, train_features=frame, seed=0, predictions=_flat(predictions)
+    )
+
+
+def serving_copy_tags(
+    tracking_uri: str, source: ModelSource, inspected: Inspected, rows: Any
+) -> dict[str, str]:
+    """Make the ONNX serving copy of a scikit-learn model, logged beside it before the digest is taken,
+    and return the tag recording whether it was proved on `rows` (no rows, or another flavour: none)."""
+    from kubeloop.serving.core.onnx_copy import attach_for_folder
+
+    features = None if rows is None else _columns(rows, inspected, "the check rows")
+    return attach_for_folder(
+        tracking_uri=tracking_uri, location=source.location, folder=inspected.local_path, features=features
     )
 
 

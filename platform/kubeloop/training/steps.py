@@ -182,10 +182,12 @@ def register_step(
     reference: Path,
     data_digest: str,
     tracking_uri: str,
+    holdout: Path | None = None,
     pipeline_run: str = "",
     artifact_root: str = "",
 ) -> str:
-    """Register the candidate with its drift reference (the training inputs, Parquet); return the version."""
+    """Register the candidate with its drift reference (the training inputs, Parquet) and, for a
+    scikit-learn model, an ONNX serving copy proved on the holdout; return the version."""
     import pandas as pd
 
     from kubeloop.training.registration import register_model
@@ -196,6 +198,7 @@ def register_step(
         name=model_name,
         reference=pd.read_parquet(reference),
         reference_name="the training data",
+        check_rows=None if holdout is None else pd.read_parquet(holdout),
         data_digest=data_digest,
         registered_by=f"pipeline run {pipeline_run}" if pipeline_run else "pipeline",
         artifact_root=artifact_root,

@@ -34,17 +34,21 @@ def test_the_flavours_the_servers_load_pass(loader: str, own: str) -> None:
 
 def test_another_flavour_is_named_in_the_refusal() -> None:
     reason = unservable_reason(flavors=flavours("mlflow.statsmodels", "statsmodels"), signature=COLUMNS)
-    assert reason is not None and reason.startswith(
-        "flavour statsmodels cannot be loaded by the model servers"
-    )
+    assert reason is not None and reason.startswith("flavour statsmodels cannot be served")
     assert unservable_reason(flavors={"keras": {}}, signature=COLUMNS) is not None  # no pyfunc flavour at all
 
 
-def test_tensor_and_unnamed_inputs_are_refused() -> None:
-    tensor = {
-        "inputs": json.dumps([{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}}])
-    }
-    assert "tensors" in str(unservable_reason(flavors=flavours("mlflow.onnx", "onnx"), signature=tensor))
+def test_tensors_with_a_batch_dimension_pass_and_fixed_batches_or_unnamed_columns_are_refused() -> None:
+    def tensor(shape: list[int]) -> dict[str, str]:
+        spec = {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": shape}}
+        return {"inputs": json.dumps([spec])}
+
+    onnx = flavours("mlflow.onnx", "onnx")
+    assert unservable_reason(flavors=onnx, signature=tensor([-1, 4])) is None
+    assert "must be -1" in str(unservable_reason(flavors=onnx, signature=tensor([1, 4])))
+    unnamed = {"inputs": json.dumps([{"type": "double"}])}
+    sklearn = flavours("mlflow.sklearn", "sklearn")
+    assert "has no name" in str(unservable_reason(flavors=sklearn, signature=unnamed))
     assert input_names(COLUMNS) == ["x", "shop"]
 
 
