@@ -35,9 +35,9 @@ def installed_crds(control_plane: ControlPlane) -> ControlPlane:
     """The upstream CRDs (KServe, Istio, Gateway API, Prometheus Operator, Argo) and the chart's own,
     applied server-side and Established."""
     folders = [crds_folder(os.environ), CHART / "crds"]
-    for folder in folders:
-        control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-R", "-f", str(folder))
-    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-R",
+                          *(f"--filename={folder}" for folder in folders))
+    control_plane.wait_for_crds()
     return control_plane
 
 

@@ -5,6 +5,7 @@ outside the release's that it writes into (operator.watchNamespace)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from typing import Any
 
@@ -57,7 +58,9 @@ def volumes_for_claims(objects: list[Manifest], *, namespace: str) -> list[Manif
     volumes = []
     for claim in claims(objects, namespace=namespace):
         spec = claim["spec"]
-        name = f"{namespace}-{claim['metadata']['name']}"[:63].rstrip("-")
+        # Unique per claim and short: PersistentVolumes are cluster-wide, claim names are per namespace.
+        digest = hashlib.sha256(f"{namespace}/{claim['metadata']['name']}".encode()).hexdigest()[:10]
+        name = f"{claim['metadata']['name'][:40].rstrip('-')}-{digest}"
         volumes.append({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
                         "spec": {"capacity": {"storage": spec["resources"]["requests"]["storage"]},
                                  "accessModes": spec["accessModes"],

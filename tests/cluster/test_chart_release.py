@@ -22,6 +22,7 @@ from kubeloop.devtools.cluster import ControlPlane
 pytestmark = pytest.mark.cluster
 WAIT = "180s"
 WORKLOADS = ("Deployment", "StatefulSet")
+KEEP = "helm.sh/resource-policy"
 
 
 class Release:
@@ -102,15 +103,20 @@ def _generated_secrets(chart_release: Release, manifest: list[dict[str, Any]]) -
             for o in manifest if o["kind"] == "Secret"}
 
 
-def _leftovers(chart_release: Release, manifest: list[dict[str, Any]]) -> list[str]:
-    """Objects of the release manifest the server still holds."""
+def _kept(obj: dict[str, Any]) -> bool:
+    """Whether helm keeps the object on uninstall (`helm.sh/resource-policy: keep`)."""
+    return (obj["metadata"].get("annotations") or {}).get(KEEP) == "keep"
+
+
+def _on_server(chart_release: Release, objects: list[dict[str, Any]]) -> list[str]:
+    """Those of the objects the server holds, as kind/name."""
     by_namespace: dict[str, list[str]] = defaultdict(list)
-    for obj in manifest:
+    for obj in objects:
         group = obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else ""
         kind = f"{obj['kind']}.{group}" if group else obj["kind"]
         by_namespace[obj["metadata"].get("namespace") or chart_release.namespace].append(
             f"{kind}/{obj['metadata']['name']}")
-    found = []
+    found: list[str] = []
     for namespace, names in by_namespace.items():
         out = chart_release.plane.kubectl("get", *names, "-n", namespace, "--ignore-not-found", "-o", "name")
         found += out.stdout.split()
@@ -140,4 +146,6 @@ def test_install_upgrade_and_uninstall_keep_secrets_and_leave_nothing(release: R
     _assert_ready_on_kwok(release, manifest)
     assert _generated_secrets(release, manifest) == before
     release.helm("uninstall", release.name, "--wait", "--timeout", WAIT)
-    assert _leftovers(release, manifest) == []
+    assert _on_server(release, [o for o in manifest if not _kept(o)]) == []
+    kept = [o for o in manifest if _kept(o)]  # the prediction logs' claim outlives the release, by design
+    assert len(_on_server(release, kept)) == len(kept)

@@ -11,7 +11,7 @@ from typing import Any
 import psutil
 import pytest
 
-from kubeloop.devtools import gobuild, gopins
+from kubeloop.devtools import gobuild
 from kubeloop.devtools.cluster import NODES, ControlPlane
 
 pytestmark = pytest.mark.cluster
@@ -19,23 +19,23 @@ pytestmark = pytest.mark.cluster
 
 def test_server_and_kubectl_report_the_pinned_release_as_a_release_build_would(
         control_plane: ControlPlane) -> None:
-    kube_go_mod = (gobuild.modules_dir() / "kube" / "go.mod").read_text()
-    tag = gopins.required_version(kube_go_mod, gopins.KUBERNETES)
+    release = gobuild.kubernetes_release(gobuild.modules_dir() / "kube")
+    tag = release["tag"]
     versions = json.loads(control_plane.kubectl("version", "-o", "json").stdout)
     for side in ("serverVersion", "clientVersion"):
         version = versions[side]
         assert version["gitVersion"] == tag, side
         assert (version["major"], version["minor"]) == tuple(tag.removeprefix("v").split(".")[:2]), side
         assert version["gitTreeState"] == "clean", side
-        assert version["buildDate"].startswith("20"), side  # the release's time, not the epoch default
+        assert version["buildDate"] == release["build_date"], side  # the release's time
 
 
 def test_every_process_listens_on_loopback_only(control_plane: ControlPlane) -> None:
     pids = json.loads((control_plane.layout.root / "pids.json").read_text())
     assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
     for name, pid in pids.items():
-        listening = [c.laddr for c in psutil.Process(pid).net_connections(kind="inet")
-                     if c.status == psutil.CONN_LISTEN]
+        listening = [c.laddr for c in psutil.net_connections(kind="inet")
+                     if c.pid == pid and c.status == psutil.CONN_LISTEN]
         assert listening, f"{name} listens nowhere"
         assert {address.ip for address in listening} == {"127.0.0.1"}, f"{name}: {listening}"
 

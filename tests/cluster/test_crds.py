@@ -26,10 +26,7 @@ def _crd_names(folder: Path) -> set[str]:
 def test_upstream_and_own_crds_are_established(installed_crds: ControlPlane) -> None:
     wanted = _crd_names(crds_folder(os.environ)) | _crd_names(CHART / "crds")
     assert {"inferenceservices.serving.kserve.io", "modeldeployments.kubeloop.io"} <= wanted
-    out = installed_crds.kubectl("get", "crd", "-o",
-                                 "jsonpath={range .items[*]}{.metadata.name}={.status.conditions"
-                                 "[?(@.type=='Established')].status}{'\\n'}{end}").stdout
-    established = {line.split("=")[0] for line in out.splitlines() if line.endswith("=True")}
+    established = {name for name, ready in installed_crds.crds().items() if ready}
     assert wanted <= established, sorted(wanted - established)
 
 

@@ -42,17 +42,20 @@ STAGE_FILES = (
 
 @dataclass(frozen=True)
 class GoModule:
-    """One module under tests/cluster/modules and the main packages built from it, one binary each."""
+    """One module under tests/cluster/modules, the upstream module it pins, and the main packages built
+    from it, one binary each."""
 
     folder: str
+    source: str
     binaries: dict[str, str]  # binary name -> main package
 
 
 MODULES = (
-    GoModule("kube", {name: f"k8s.io/kubernetes/cmd/{name}" for name in
-                      ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")}),
-    GoModule("etcd", {"etcd": "go.etcd.io/etcd/server/v3"}),
-    GoModule("kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"}),
+    GoModule("kube", "k8s.io/kubernetes", {name: f"k8s.io/kubernetes/cmd/{name}" for name in
+                                           ("kube-apiserver", "kube-controller-manager", "kube-scheduler",
+                                            "kubectl")}),
+    GoModule("etcd", "go.etcd.io/etcd/server/v3", {"etcd": "go.etcd.io/etcd/server/v3"}),
+    GoModule("kwok", "sigs.k8s.io/kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"}),
 )
 BINARIES = tuple(name for module in MODULES for name in module.binaries)
 
@@ -118,6 +121,13 @@ def _module_info(module_dir: Path, path: str) -> dict[str, str]:
     return info
 
 
+def kubernetes_release(kube_module: Path) -> dict[str, str]:
+    """The pinned k8s.io/kubernetes tag and its release time (buildDate, as SOURCE_DATE_EPOCH would
+    give: the same pins make the same binaries)."""
+    info = _module_info(kube_module, gopins.KUBERNETES)
+    return {"tag": info["Version"], "build_date": info["Time"]}
+
+
 def _go_env() -> dict[str, str]:
     """The go command's environment: this Go only (no toolchain download), modules read-only."""
     return {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly -buildvcs=false"}
@@ -127,9 +137,7 @@ def _build_module(module: GoModule, *, folder: Path, out: Path, log: Log) -> flo
     """Build one module's binaries into `out`; returns the seconds it took."""
     ldflags: list[str] = []
     if module.folder == "kube":
-        info = _module_info(folder, gopins.KUBERNETES)
-        # The release's own time as buildDate, as SOURCE_DATE_EPOCH does: the same pins, the same binary.
-        ldflags = version_ldflags(tag=info["Version"], build_date=info["Time"])
+        ldflags = version_ldflags(**kubernetes_release(folder))
     started = time.monotonic()
     progress.run_go_build(build_command(module, out=out, ldflags=ldflags), cwd=folder, env=_go_env(),
                           label=f"{module.folder} ({', '.join(module.binaries)})", log=log)
@@ -169,7 +177,8 @@ def _build_all(*, folder: Path, target: Path, log: Log) -> None:
                for m in MODULES}
     write_kwok_stages(folder=folder, out=partial)
     record = {"go": go_version(), "seconds": seconds,
-              "pins": {m.folder: (folder / m.folder / "go.mod").read_text() for m in MODULES}}
+              "pins": {m.source: gopins.required_version((folder / m.folder / "go.mod").read_text(), m.source)
+                       for m in MODULES}}
     (partial / DONE).write_text(json.dumps(record, indent=2) + "\n")
     partial.rename(target)
 

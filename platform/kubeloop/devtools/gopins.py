@@ -53,6 +53,14 @@ def with_replace_block(*, ours: str, block: str) -> str:
     return ours[:start] + block + ours[end + len(END):]
 
 
+def has_block(*, ours: str, block: str) -> bool:
+    """Whether our go.mod holds `block` (blank lines aside: `go mod tidy` may add one before END)."""
+    start, end = ours.find(BEGIN), ours.find(END)
+    if start < 0 or end < 0:
+        return False
+    return [line for line in ours[start:end + len(END)].splitlines() if line.strip()] == block.splitlines()
+
+
 def required_version(go_mod: str, module: str) -> str:
     """The version our go.mod requires of `module`; raises when it requires none."""
     pattern = re.compile(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", re.MULTILINE)

@@ -69,3 +69,11 @@ def test_pin_rewrites_version_and_block(tmp_path: Path, monkeypatch: pytest.Monk
     text = (tmp_path / "go.mod").read_text()
     assert "require k8s.io/kubernetes v1.37.2\n" in text
     assert "\tk8s.io/kubectl => k8s.io/kubectl v0.37.2\n" in text
+
+
+def test_block_is_found_again_after_go_mod_tidy_spaced_it() -> None:
+    block = gopins.replace_block(go_mod=TAG_GO_MOD, tag="v1.37.2")
+    tidied = "module x\n\n" + block.replace(")\n" + gopins.END, ")\n\n" + gopins.END) + "\n"
+    assert gopins.has_block(ours=tidied, block=block)
+    assert not gopins.has_block(ours=tidied, block=gopins.replace_block(go_mod=TAG_GO_MOD, tag="v1.37.3"))
+    assert not gopins.has_block(ours="module x\n", block=block)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kubeloop.devtools.cluster.bootstrap import FRONT_PROXY_CLIENT
 from kubeloop.devtools.cluster.layout import HOST, SERVICE_CIDR, Layout
 
 ETCD_NAME = "kubeloop-test"
@@ -40,6 +41,12 @@ def apiserver(layout: Layout, *, bin_dir: Path) -> list[str]:
         f"--service-account-signing-key-file={layout.key('service-account')}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--allow-privileged=true",
+        f"--requestheader-client-ca-file={layout.cert('front-proxy-ca')}",
+        f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+        "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={layout.cert('front-proxy-client')}",
+        f"--proxy-client-key-file={layout.key('front-proxy-client')}",
         # The `kubernetes` Service cannot point at a loopback address: keep its endpoints out.
         "--endpoint-reconciler-type=none",
         "--profiling=false",
@@ -54,7 +61,7 @@ def _component(layout: Layout, *, name: str, port: int) -> list[str]:
         f"--authorization-kubeconfig={kubeconfig}", f"--bind-address={HOST}", f"--secure-port={port}",
         f"--tls-cert-file={layout.cert(name + '-serving')}",
         f"--tls-private-key-file={layout.key(name + '-serving')}",
-        "--leader-elect=false", "--profiling=false",
+        "--leader-elect=false",
     ]
 
 
@@ -63,7 +70,7 @@ def controller_manager(layout: Layout, *, bin_dir: Path) -> list[str]:
     return [
         str(bin_dir / "kube-controller-manager"),
         *_component(layout, name="controller-manager", port=layout.ports.controller_manager),
-        "--use-service-account-credentials=true",
+        "--use-service-account-credentials=true", "--profiling=false",
         f"--service-account-private-key-file={layout.key('service-account')}",
         f"--root-ca-file={layout.ca_file}",
         f"--cluster-signing-cert-file={layout.ca_file}", f"--cluster-signing-key-file={layout.key('ca')}",

@@ -11,6 +11,7 @@ SERVING_HOSTS = (HOST, "localhost", SERVICE_IP, "kubernetes", "kubernetes.defaul
                  "kubernetes.default.svc.cluster.local")
 
 SERVING_COMPONENTS = ("controller-manager", "scheduler")
+FRONT_PROXY_CLIENT = "front-proxy-client"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ def write_files(layout: Layout) -> None:
     for component in SERVING_COMPONENTS:  # their health endpoints, checked against our CA
         pki.issue(ca, common_name=component, hosts=(HOST, "localhost")).write(
             cert=layout.cert(f"{component}-serving"), key=layout.key(f"{component}-serving"))
+    # The aggregation layer's front proxy, as kubeadm sets it up: its own CA and client certificate.
+    front_proxy = pki.new_ca("kubeloop-test-front-proxy-ca")
+    front_proxy.write(cert=layout.cert("front-proxy-ca"), key=layout.key("front-proxy-ca"))
+    pki.issue(front_proxy, common_name=FRONT_PROXY_CLIENT).write(
+        cert=layout.cert("front-proxy-client"), key=layout.key("front-proxy-client"))
     pki.service_account_keys().write(cert=layout.cert("service-account"), key=layout.key("service-account"))
     for client in CLIENTS:
         pair = pki.issue(ca, common_name=client.user, organizations=client.groups)

@@ -3,6 +3,7 @@ kubeconfigs for service accounts (their tokens from the TokenRequest API)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +12,19 @@ import kubernetes
 
 from kubeloop.devtools.cluster import kubeconfig as kubeconfigs
 from kubeloop.devtools.cluster.layout import Layout
-from kubeloop.devtools.cluster.processes import read_pids, stop_all
+from kubeloop.devtools.cluster.processes import read_pids, stop_all, wait_until
 
 TOKEN_SECONDS = 3600
+# The API server compiles every schema (KServe's and Argo's run to megabytes): minutes on a busy machine.
+CRD_TIMEOUT = 600.0
+SERVERS_LAST = ("kube-apiserver", "etcd")  # stopped after their clients, in this order
+
+
+class KubectlError(subprocess.CalledProcessError):
+    """kubectl failed; the message carries what it printed on stderr."""
+
+    def __str__(self) -> str:
+        return f"kubectl {' '.join(self.cmd[2:])} failed ({self.returncode}): {self.stderr.strip()}"
 
 
 @dataclass(frozen=True)
@@ -50,9 +61,9 @@ class ControlPlane:
                 check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run kubectl of the same release against this cluster (as admin unless `kubeconfig` is given)."""
         cmd = [str(self.bin_dir / "kubectl"), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args]
-        result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=False, timeout=120)
+        result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=False, timeout=600)
         if check and result.returncode != 0:
-            raise subprocess.CalledProcessError(result.returncode, cmd, result.stdout, result.stderr)
+            raise KubectlError(result.returncode, cmd, result.stdout, result.stderr)
         return result
 
     def service_account_token(self, *, namespace: str, name: str,
@@ -77,13 +88,27 @@ class ControlPlane:
                                         credentials=kubeconfigs.token_credentials(token), namespace=namespace)
         return kubeconfigs.write(path or self.layout.kubeconfig(f"sa-{namespace}-{name}"), config)
 
+    def crds(self) -> dict[str, bool]:
+        """Every CRD's name -> whether it is Established (the API server serves its resources)."""
+        with self.api_client() as api:
+            answer = kubernetes.client.ApiextensionsV1Api(api).list_custom_resource_definition(
+                _preload_content=False)  # raw JSON: the models of megabyte schemas cost seconds per call
+            items = json.loads(answer.data)["items"]
+        return {crd["metadata"]["name"]: any(c["type"] == "Established" and c["status"] == "True"
+                                             for c in (crd.get("status") or {}).get("conditions") or [])
+                for crd in items}
+
+    def wait_for_crds(self, *, timeout: float = CRD_TIMEOUT) -> None:
+        """Wait until every CRD is Established (kubectl wait fails on one that has no conditions yet)."""
+        wait_until(lambda: all(self.crds().values()), what="CRDs Established", timeout=timeout, interval=2.0)
+
     def running(self) -> list[str]:
         """The processes recorded as started (they may have exited since)."""
         return list(read_pids(pids_file(self.layout.root)))
 
     def stop(self) -> list[str]:
         """Stop every process of this control plane; returns the names of those that were running."""
-        return stop_all(pids_file(self.layout.root))
+        return stop_all(pids_file(self.layout.root), last=SERVERS_LAST)
 
     @classmethod
     def load(cls, root: Path, *, bin_dir: Path) -> ControlPlane:

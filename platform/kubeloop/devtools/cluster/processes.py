@@ -76,24 +76,32 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def stop_all(pids_file: Path) -> list[str]:
-    """SIGTERM every recorded process (newest first), SIGKILL what is left after STOP_GRACE; names stopped."""
-    pids = read_pids(pids_file)
-    running = {name: pid for name, pid in reversed(pids.items()) if _alive(pid)}
-    for pid in running.values():
+def _stop_together(pids: list[int]) -> None:
+    """SIGTERM the processes, wait up to STOP_GRACE for them to exit, SIGKILL those left."""
+    for pid in pids:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE
-    while any(_alive(pid) for pid in running.values()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for pid in running.values():
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
             _alive(pid)  # reap it
+
+
+def stop_all(pids_file: Path, *, last: tuple[str, ...] = ()) -> list[str]:
+    """Stop every recorded process; the names in `last` one at a time after the others, in that order
+    (clients before the servers they talk to, so none waits on a server already gone)."""
+    running = {name: pid for name, pid in read_pids(pids_file).items() if _alive(pid)}
+    tiers = [[pid for name, pid in running.items() if name not in last],
+             *([running[name]] for name in last if name in running)]
+    for tier in tiers:
+        _stop_together(tier)
     pids_file.unlink(missing_ok=True)
     return list(running)
 
 
-def wait_until(check: Callable[[], bool], *, what: str, timeout: float,
+def wait_until(check: Callable[[], bool], *, what: str, timeout: float, interval: float = 0.1,
                process: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
     """Poll `check` until it holds; raise ClusterError with the log's tail on timeout or process exit."""
     deadline = time.monotonic() + timeout
@@ -106,4 +114,4 @@ def wait_until(check: Callable[[], bool], *, what: str, timeout: float,
         if time.monotonic() > deadline:
             tail = f"; its log ({log}) ends with:\n{log_tail(log)}" if log else ""
             raise ClusterError(f"{what}: not ready after {timeout:.0f} s{tail}")
-        time.sleep(0.1)
+        time.sleep(interval)
