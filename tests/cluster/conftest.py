@@ -35,9 +35,9 @@ def installed_crds(control_plane: ControlPlane) -> ControlPlane:
     """The upstream CRDs (KServe, Istio, Gateway API, Prometheus Operator, Argo) and the chart's own,
     applied server-side and Established."""
     folders = [crds_folder(os.environ), CHART / "crds"]
-    control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-R",
-                          *(f"--filename={folder}" for folder in folders))
-    control_plane.wait_for_crds()
+    applied = control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-R", "-o", "name",
+                                    *(f"--filename={folder}" for folder in folders)).stdout
+    control_plane.wait_for_crds([line.split("/", 1)[1] for line in applied.split()])
     return control_plane
 
 

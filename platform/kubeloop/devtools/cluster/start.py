@@ -4,8 +4,6 @@ scheduler and kwok with its fake nodes, each waited for until it answers."""
 from __future__ import annotations
 
 import shutil
-import ssl
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import kubernetes
 from kubeloop.devtools import gobuild
 from kubeloop.devtools.cluster import args, bootstrap
 from kubeloop.devtools.cluster.layout import HOST, Layout, free_ports
-from kubeloop.devtools.cluster.plane import ControlPlane, pids_file
+from kubeloop.devtools.cluster.plane import ControlPlane, admin_get, pids_file
 from kubeloop.devtools.cluster.processes import ClusterError, record, spawn, wait_until
 from kubeloop.devtools.progress import Log
 
@@ -25,22 +23,9 @@ START_TIMEOUT = 90.0  # seconds per step; a warm start takes a few seconds, a lo
 NODE_CAPACITY = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "100Gi"}
 
 
-def _get(url: str, *, layout: Layout) -> bytes | None:
-    """GET over TLS as the admin (our CA verified); None while the server does not answer 200."""
-    context = ssl.create_default_context(cafile=str(layout.ca_file))
-    context.load_cert_chain(layout.cert("admin"), layout.key("admin"))
-    try:
-        tls = None if url.startswith("http:") else context
-        with urllib.request.urlopen(url, timeout=2, context=tls) as r:
-            body: bytes = r.read()
-            return body if r.status == 200 else None
-    except OSError:
-        return None
-
-
 def _healthz(layout: Layout, port: int) -> Callable[[], bool]:
     """A check that a component's /healthz on a loopback port answers 200."""
-    return lambda: _get(f"https://{HOST}:{port}/healthz", layout=layout) is not None
+    return lambda: admin_get(f"https://{HOST}:{port}/healthz", layout=layout) is not None
 
 
 def fake_node(name: str) -> dict[str, Any]:
@@ -82,10 +67,10 @@ def _exists(read: Any, *names: str) -> bool:
 def _start_control_plane(layout: Layout, *, bin_dir: Path, nodes: int, detach: bool) -> ControlPlane:
     """Every process in order, each waited for; then the nodes and the controllers' first work."""
     etcd = _start(layout, "etcd", args.etcd(layout, bin_dir=bin_dir), detach=detach)
-    wait_until(lambda: b'"true"' in (_get(f"{layout.etcd_url}/health", layout=layout) or b""),
+    wait_until(lambda: b'"true"' in (admin_get(f"{layout.etcd_url}/health", layout=layout) or b""),
                what="etcd", timeout=START_TIMEOUT, process=etcd, log=layout.log("etcd"))
     apiserver = _start(layout, "kube-apiserver", args.apiserver(layout, bin_dir=bin_dir), detach=detach)
-    wait_until(lambda: _get(f"{layout.server}/readyz", layout=layout) is not None, what="kube-apiserver",
+    wait_until(lambda: admin_get(f"{layout.server}/readyz", layout=layout) is not None, what="kube-apiserver",
                timeout=START_TIMEOUT, process=apiserver, log=layout.log("kube-apiserver"))
     stages = bin_dir / gobuild.KWOK_STAGES
     components = {
