@@ -149,3 +149,21 @@ def test_install_upgrade_and_uninstall_keep_secrets_and_leave_nothing(release: R
     assert _on_server(release, [o for o in manifest if not _kept(o)]) == []
     kept = [o for o in manifest if _kept(o)]  # the prediction logs' claim outlives the release, by design
     assert len(_on_server(release, kept)) == len(kept)
+
+
+def test_a_second_cluster_wide_operator_is_refused_naming_the_value(
+        installed_crds: ControlPlane, namespace: str, tmp_path: Path) -> None:
+    first = Release(plane=installed_crds, namespace=namespace, scenario="minimal", folder=tmp_path)
+    first.helm("install", first.name, str(CHART), *values_args("minimal"))  # no --wait: rendering matters
+    other = f"{namespace[:50]}-b"
+    installed_crds.kubectl("create", "namespace", other)
+    try:
+        second = helm("install", "kl-second", str(CHART), f"--kubeconfig={installed_crds.kubeconfig}",
+                      "--namespace", other, check=False)
+        assert second.returncode != 0
+        assert (f"operator.watchNamespace: a cluster-wide kubeloop operator is already installed "
+                f"(release {first.name} in namespace {namespace})") in second.stderr, second.stderr
+        first.helm("upgrade", first.name, str(CHART), *values_args("minimal"))  # its owner still upgrades
+    finally:
+        first.helm("uninstall", first.name)
+        installed_crds.kubectl("delete", "namespace", other, "--wait=false")
