@@ -37,12 +37,12 @@ def run_go_build(cmd: list[str], *, cwd: Path, env: dict[str, str], label: str, 
 
     def report() -> None:
         while not done.wait(REPORT_EVERY):
-            log(f"  {label}: {count[0]} packages built, {_elapsed(time.monotonic() - started)}")
+            log(f"  {label}: {count[0]} packages compiled, {_elapsed(time.monotonic() - started)}")
 
     reporter = threading.Thread(target=report, daemon=True)
     reporter.start()
     for line in proc.stderr:
-        count[0] += 1  # -v prints each package as it is built; errors are lines too, kept in the tail
+        count[0] += 1  # -v prints each package it compiles (none from the cache); errors land in the tail
         tail.append(line.rstrip())
     done.set()
     if proc.wait() != 0:
