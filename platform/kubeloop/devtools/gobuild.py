@@ -129,8 +129,10 @@ def kubernetes_release(kube_module: Path) -> dict[str, str]:
 
 
 def _go_env() -> dict[str, str]:
-    """The go command's environment: this Go only (no toolchain download), modules read-only."""
-    return {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly -buildvcs=false"}
+    """The go command's environment: modules read-only, and the installed Go unless GOTOOLCHAIN names one
+    (no silent toolchain download because a dependency asks for a newer Go)."""
+    return {**os.environ, "GOTOOLCHAIN": os.environ.get("GOTOOLCHAIN", "local"),
+            "GOFLAGS": "-mod=readonly -buildvcs=false"}
 
 
 def _build_module(module: GoModule, *, folder: Path, out: Path, log: Log) -> float:
