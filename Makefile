@@ -4,7 +4,7 @@ PIP ?= $(PYTHON) -m pip
 
 .PHONY: install test lint bench demo
 
-install:  ## Install kubeloop with its dev tools, plus helm, promtool and checkov for the chart tests
+install:  ## Install kubeloop with its dev tools, helm, promtool, checkov, and the test control plane (built once from Go modules)
 	$(PIP) install -e ".[dev]"
 	$(PYTHON) -m kubeloop.devtools install
 

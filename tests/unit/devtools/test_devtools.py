@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import io
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from kubeloop import devtools
+import kubeloop.devtools
+import kubeloop.devtools.__main__ as cli
+from kubeloop.devtools import gobuild
+from kubeloop.devtools import tools as devtools
+
+GO = shutil.which("go")
 
 
 def _executable(path: Path) -> Path:
@@ -87,7 +93,14 @@ def test_wrong_wheel_is_refused_by_name(tmp_path: Path) -> None:
 
 
 def test_install_is_a_no_op_when_everything_is_present(tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("helm", "kubectl", "promtool", "prometheus-pushgateway"):
+    assert GO, "the test control plane is built with Go: install Go 1.26"
+    monkeypatch.setenv("PATH", str(Path(GO).parent))
+    monkeypatch.setenv(gobuild.CACHE_ENV, str(tools.parent / "cache"))
+    built = gobuild.built_dir()  # a finished build for the current pins
+    for name in gobuild.BINARIES:
+        _executable(built / name)
+    (built / gobuild.DONE).write_text("{}")
+    for name in ("helm", "promtool", "prometheus-pushgateway"):
         _executable(tools / "bin" / name)
     _executable(tools / "checkov-venv" / "bin" / "checkov")
     _executable(tools / "checkov-venv" / "bin" / "hadolint")
@@ -96,18 +109,22 @@ def test_install_is_a_no_op_when_everything_is_present(tools: Path, monkeypatch:
         raise AssertionError(f"ran {cmd} although every tool was present")
 
     monkeypatch.setattr(devtools, "_run", no_commands)
+    monkeypatch.setattr(gobuild, "_build_all", lambda **_: pytest.fail("nothing should be built"))
     lines: list[str] = []
-    found = devtools.install(log=lines.append)
+    found = kubeloop.devtools.install(log=lines.append)
     assert found["helm"] == tools / "bin" / "helm"
+    assert found["kubectl"].resolve() == built / "kubectl"  # the control plane's own kubectl, linked
     assert found["checkov"] == tools / "checkov-venv" / "bin" / "checkov"
     assert found["hadolint"] == tools / "checkov-venv" / "bin" / "hadolint"
-    assert len(lines) == 5
+    assert len(lines) == 6
 
 
 def test_cli_which_reports_missing_tool(tools: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert devtools.main(["which", "promtool"]) == 1
+    assert cli.main(["which", "promtool"]) == 1
     assert "make install" in capsys.readouterr().err
-    assert devtools.main(["bogus"]) == 2
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["bogus"])
+    assert usage.value.code == 2
 
 
 def test_apt_tool_without_root_names_the_debian_package(tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:

