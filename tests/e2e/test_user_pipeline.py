@@ -172,8 +172,11 @@ def test_a_second_run_starts_a_rollout_from_the_pipeline_and_it_promotes(world: 
             ).stdout
         )
         assert second["version"] == "2", second
+        # Ended means a terminal phase with no action still pending (the aliases flip after the decision).
         state = wait_for(
-            lambda: (s := _state(world)).get("phase") in ("promoted", "rolled-back", "aborted") and s,
+            lambda: (s := _state(world)).get("phase") in ("promoted", "rolled-back", "aborted")
+            and not s.get("pending")
+            and s,
             timeout=240,
             what="the rollout to end",
             show=lambda: _state(world).get("history", [])[-3:],
