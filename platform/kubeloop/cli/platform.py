@@ -17,15 +17,20 @@ def up(
     port: Annotated[int, typer.Option(help="Port for the MLflow UI; 0 picks a free one.")] = 0,
     output_json: Annotated[bool, typer.Option("--json", help="Print the server record as JSON.")] = False,
 ) -> None:
-    """Start the local MLflow server (UI and API) on 127.0.0.1 over KUBELOOP_HOME's registry."""
+    """Start the local MLflow server (UI and API) on 127.0.0.1 over KUBELOOP_HOME's registry, and the
+    supervisor when deployments are recorded (it brings back their servers and gateway)."""
     from dataclasses import asdict
 
     from kubeloop.cli.output import step
+    from kubeloop.local import processes
+    from kubeloop.local.supervisor_process import ensure_supervisor
     from kubeloop.platform_services import up as start
 
     settings = load_settings().ensure_dirs()
     with step("starting the MLflow server"):
         record = start(settings, port=port)
+    if processes.server_records(settings) or processes.gateway_path(settings).exists():
+        ensure_supervisor(settings)  # it starts again the deployments recorded here whose processes died
     if output_json:
         print_json(asdict(record))
     else:
@@ -35,16 +40,19 @@ def up(
 
 
 def down() -> None:
-    """Stop what `kubeloop up` started."""
+    """Stop the local platform: the supervisor, rollout controllers, model servers, gateway and MLflow UI."""
+    from kubeloop.local.teardown import stop_local
     from kubeloop.platform_services import down as stop
 
-    record = stop(load_settings())
-    if record is None:
-        console.print(
-            "nothing to stop: no MLflow server started by `kubeloop up` is running", highlight=False
-        )
-    else:
-        console.print(f"stopped the MLflow server on {record.url} (pid {record.pid})", highlight=False)
+    settings = load_settings()
+    stopped = stop_local(settings)
+    record = stop(settings)
+    if record is not None:
+        stopped.append(f"the MLflow server on {record.url} (pid {record.pid})")
+    if not stopped:
+        console.print("nothing to stop: no local kubeloop process is running", highlight=False)
+    for line in stopped:
+        console.print(f"stopped {line}", highlight=False)
 
 
 def status(

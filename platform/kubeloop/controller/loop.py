@@ -27,6 +27,7 @@ from kubeloop.rollout.engine import (
     next_analysis_at,
 )
 from kubeloop.rollout.plan import action_from_dict, apply, start_actions
+from kubeloop.rollout.retirement import RETIRED, retire_due
 from kubeloop.rollout.state import Phase, RolloutState, initial_state
 from kubeloop.rollout.store import StateStore
 from kubeloop.routing.base import TrafficRouter
@@ -125,12 +126,12 @@ class Controller:
     def run(
         self, deployment: str, *, stop: threading.Event | None = None, poll: float = 0.25
     ) -> RolloutState:
-        """Reconcile until the rollout ends (and the previous champion's warm period is over)."""
+        """Reconcile until the rollout ends; returns at once then (see `kubeloop.rollout.retirement`)."""
         stop = stop or threading.Event()
         while True:
             state = self.tick(deployment)
-            if state.done and self._retire_when_due(state):
-                return state
+            if state.done:
+                return self._retire_due(state)
             wake = next_analysis_at(state) if not state.phase.terminal else self.ports.clock() + poll
             if stop.wait(min(poll, max(0.0, wake - self.ports.clock()))):
                 return state
@@ -148,7 +149,7 @@ class Controller:
         """After promotion, rolling back is allowed while the previous champion's server is kept warm."""
         if state.phase is not Phase.PROMOTED or decision.kind is not DecisionKind.ROLLBACK:
             return False
-        if state.extra.get("retired") or (state.previous_warm_until or 0) <= self.ports.clock():
+        if state.extra.get(RETIRED) or (state.previous_warm_until or 0) <= self.ports.clock():
             raise KubeloopError(
                 f"version {state.challenger} was promoted and version {state.champion} is no longer "
                 f"kept warm; roll version {state.champion} out again to go back"
@@ -177,18 +178,14 @@ class Controller:
             self.ports.store.save(state)
         return state
 
-    def _retire_when_due(self, state: RolloutState) -> bool:
-        """Stop the server the rollout no longer needs; True once nothing is left to wait for."""
-        retire, store = self.ports.retire, self.ports.store
-        if retire is None or state.extra.get("retired"):
-            return True
-        if state.phase is Phase.PROMOTED and (state.previous_warm_until or 0) > self.ports.clock():
-            return False
-        with store.lock(state.deployment):
-            state = store.require(state.deployment)
-            retire(state.deployment, state.champion if state.phase is Phase.PROMOTED else state.challenger)
-            store.save(state.evolve(extra={**state.extra, "retired": True}))
-        return True
+    def _retire_due(self, state: RolloutState) -> RolloutState:
+        """Stop the server the ended rollout no longer needs, if its time has come; the previous
+        champion's, kept warm, is left to whoever runs when its warm period ends."""
+        p = self.ports
+        if p.retire is None:
+            return state
+        saved = retire_due(p.store, state.deployment, now=p.clock(), retire=p.retire)
+        return saved or state
 
     def _subject(self, state: RolloutState) -> Subject:
         return Subject(

@@ -63,3 +63,15 @@ def progress(state: RolloutState, *, now: float) -> Progress:
         next_analysis_in=next_in,
         promotion_in=promotion,
     )
+
+
+def champion_now(state: RolloutState) -> str:
+    """The version serving as champion now: the challenger once its promotion has flipped the aliases."""
+    flipping = any(action.get("kind") == "aliases" for action in state.pending)
+    return state.challenger if state.phase is Phase.PROMOTED and not flipping else state.champion
+
+
+def previous_champion(state: RolloutState) -> str | None:
+    """The champion a promotion replaced (kept warm for a while), or None before or without one."""
+    now = champion_now(state)
+    return state.champion if now != state.champion else None
