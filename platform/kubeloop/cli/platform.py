@@ -73,18 +73,30 @@ def status(
 def demo(
     fast: Annotated[bool, typer.Option("--fast", help="Short windows and steps (about 3 minutes).")] = False,
     ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Start the MLflow UI alongside.")] = True,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the loop running afterwards; `kubeloop down` stops it.")
+    ] = False,
 ) -> None:
     """Run the loop on this machine: train, serve, drift, retrain, shadow, canary, promote, roll back."""
     from kubeloop.cli.output import print_table
     from kubeloop.demo import run_demo
     from kubeloop.demo.summary import COLUMNS, table_rows
 
-    result = run_demo(load_settings().ensure_dirs(), fast=fast, ui=ui)
-    console.rule("where to look")
+    result = run_demo(load_settings().ensure_dirs(), fast=fast, ui=ui, keep=keep)
+    console.rule("where to look" if keep else "where it was (stopped now: these addresses no longer answer)")
     for place, where in result.places.items():
         console.print(f"[bold]{place}[/]: {where}", highlight=False)
     print_table("every decision, with its reason", COLUMNS, table_rows(result.decisions))
-    console.print(f"demo finished in {result.seconds:.0f}s; every process it started is stopped")
+    console.print(closing_line(seconds=result.seconds, keep=keep))
+
+
+def closing_line(*, seconds: float, keep: bool) -> str:
+    """The demo's last line: whether its links still answer."""
+    if keep:
+        return (f"demo finished in {seconds:.0f}s; the loop keeps running (the links above answer, the "
+                "supervisor restarts what dies): stop it with `kubeloop down`")
+    return (f"demo finished in {seconds:.0f}s; every process it started is stopped, so the links above no "
+            "longer answer: run `kubeloop demo --keep` to leave them running")
 
 
 def register(app: typer.Typer) -> None:

@@ -21,9 +21,7 @@ def deploy(
     output_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Start a model server for the deployment's stable version and route the gateway to it."""
-    from kubeloop.local import processes
-    from kubeloop.local.routes import route_stable
-    from kubeloop.local.supervisor_process import ensure_supervisor
+    from kubeloop.local.deploy import deploy_version
     from kubeloop.registry.mlflow_registry import MlflowRegistry
     from kubeloop.spec import load_deployment
 
@@ -33,18 +31,8 @@ def deploy(
     registry = MlflowRegistry.from_settings(settings)
     version = registry.resolve(model.version or model.alias, name=model.name).version
     serving = spec.spec.serving
-    with step(f"starting {serving.runtime} server for {model.name} version {version}"):
-        if serving.runtime not in processes.RUNTIMES:
-            raise KubeloopError(f"runtime {serving.runtime!r} is not served locally; use kserve or bentoml")
-        server = processes.start_server(
-            settings, deployment=spec.name, model=model.name, version=version, runtime=serving.runtime,
-            workers=serving.workers, max_batch_rows=serving.max_batch_size,
-        )
-    with step("starting the gateway"):
-        gateway = processes.start_gateway(settings, port=gateway_port or serving.port)
-    route_stable(settings, spec.name, version)
-    processes.save_deployment(settings, spec)
-    ensure_supervisor(settings)
+    with step(f"starting {serving.runtime} server for {model.name} version {version} and the gateway"):
+        server, gateway = deploy_version(settings, spec, version=version, gateway_port=gateway_port)
     result = {"deployment": spec.name, "model": model.name, "version": version, "runtime": serving.runtime,
               "server": server.url, "gateway": gateway.url,
               "predict_url": f"{gateway.url}/v1/models/{spec.name}:predict"}

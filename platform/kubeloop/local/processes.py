@@ -153,11 +153,11 @@ def start_server(settings: Settings, *, deployment: str, model: str, version: st
 def launch_server(settings: Settings, *, deployment: str, model: str, version: str, runtime: str,
                   port: int | None, workers: int, max_batch_rows: int, timeout: float) -> ProcessRecord:
     """Start a model-server process and record it (the caller holds the deployment's lock)."""
-    from kubeloop.serving.core.runtime import RuntimeConfig
+    from kubeloop.serving.core.runtime import RuntimeConfig, tunables_from_env
 
     port = port or free_port()
     config = RuntimeConfig(deployment=deployment, model=model, ref=version, port=port, workers=workers,
-                           max_batch_rows=max_batch_rows)
+                           max_batch_rows=max_batch_rows, **tunables_from_env())
     log_file = settings.home / "logs" / f"{deployment}-v{version}.log"
     env = {**os.environ, **config.to_env(), "KUBELOOP_HOME": str(settings.home),
            "KUBELOOP_TRACKING_URI": settings.tracking_uri}
@@ -168,7 +168,8 @@ def launch_server(settings: Settings, *, deployment: str, model: str, version: s
     else:
         command = [sys.executable, "-m", "bentoml", "serve",
                    "kubeloop.serving.bentoml_runtime.service:KubeloopService",
-                   "--host", "127.0.0.1", "--port", str(port)]
+                   "--host", "127.0.0.1", "--port", str(port),
+                   "--timeout-keep-alive", str(max(1, int(config.limits.idle_timeout)))]
     record = ProcessRecord(kind=runtime, pid=0, port=port, deployment=deployment, model=model,
                            version=version, create_time=0.0)
     return _launch(command, env=env, log_file=log_file, ready_path="/v2/health/ready", timeout=timeout,
