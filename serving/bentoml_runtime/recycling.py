@@ -113,6 +113,6 @@ class Recycler:
 def _worker_of(pid: int, parent: int) -> bool:
     try:
         process = psutil.Process(pid)
-        return process.ppid() == parent and process.status() != psutil.STATUS_ZOMBIE
+        return bool(process.ppid() == parent and process.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 from collections import deque
+from typing import cast
 
 import httptools
 
@@ -56,15 +57,19 @@ class ServerProtocol(asyncio.Protocol):
         self._reset()
 
     def _reset(self) -> None:
-        self._url, self._headers, self._body, self._size, self._head_bytes = b"", {}, [], 0, 0
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        self._body: list[bytes] = []
+        self._size = self._head_bytes = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # noqa: D102
-        self.transport = transport  # type: ignore[assignment]
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not registered subclasses
+        self.transport = transport
         if self.connections.open >= self.connections.limit:
             self._closing = True
             message = f"the gateway has {self.connections.limit} connections open; retry later"
-            self.transport.write(encode_response(refusal(503, message), keep_alive=False))
-            self.transport.close()
+            transport.write(encode_response(refusal(503, message), keep_alive=False))
+            transport.close()
             return
         self.connections.open += 1
         self._counted = True

@@ -142,3 +142,15 @@ def test_bad_events_get_400_with_a_json_message(
 ) -> None:
     response = httpx.post(f"{collector}/events?{QUERY}", content=body, headers=headers, timeout=5)
     assert response.status_code == 400 and message in response.json()["error"]
+
+
+def test_a_response_without_its_request_is_counted_as_a_lost_record(collector: str) -> None:
+    def lost() -> float:
+        text = httpx.get(collector + "/metrics", timeout=5).text
+        prefix = 'kubeloop_collector_unpaired_total{side="response"}'
+        line = next(x for x in text.splitlines() if x.startswith(prefix))
+        return float(line.rsplit(" ", 1)[1])
+
+    before = lost()
+    assert post_event(collector, "response", "never-requested", {"predictions": [1]}).status_code == 202
+    assert lost() == before + 1

@@ -24,8 +24,6 @@ from rollout_harness import kubeloop, register, rollout_state, wait_for
 
 from kubeloop.demo.traffic import Traffic
 from kubeloop.local import processes
-from kubeloop.local.restarts import load_log, log_path, summary
-from kubeloop.local.supervisor_process import supervisor_record
 from kubeloop.serving.testing import iris_rows
 from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
 
@@ -74,7 +72,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
             yield Home(settings, spec, workdir, versions)
         finally:
             kubeloop("down", check=False)
-    assert supervisor_record(settings) is None and processes.gateway_record(settings) is None
+    assert not (settings.state_dir / "serving" / "supervisor.json").exists()
+    assert processes.gateway_record(settings) is None
     assert not [r for r in processes.server_records(settings) if r.alive()]
 
 
@@ -101,8 +100,12 @@ def test_a_redeployed_deployment_routes_to_its_new_server_and_status_probes_it(h
 
 def _restart_entry(home: Home, kind: str) -> dict[str, Any]:
     """What the supervisor logged of a kind of process (read from its log: polling the CLI is slow)."""
-    entries = [e for e in summary(load_log(log_path(home.settings))) if e["kind"] == kind]
-    return entries[0] if entries else {"restarts": 0}
+    log = home.settings.state_dir / "supervisor" / "restarts.json"
+    logged = json.loads(log.read_text()) if log.exists() else []
+    entries = [e["history"] for e in logged if e["process"]["kind"] == kind]
+    if not entries:
+        return {"restarts": 0}
+    return {"restarts": entries[0]["restarts"], "last_restart_at": entries[0]["last_at"]}
 
 
 def _restarts(home: Home, kind: str) -> int:
@@ -175,6 +178,7 @@ def _strategy(home: Home, name: str, interval: float, warm: str) -> str:
 
 def _wait_rollout(home: Home, version: str, strategy: str) -> tuple[int, float]:
     """`rollout start --wait` under traffic: its exit code and when it returned."""
+    kubeloop("deploy", str(home.spec))  # a no-op when it runs (as after the tests above)
     with Traffic(home.predict_url(), rows=iris_rows(), rate=30, threads=2):
         done = subprocess.run(
             [sys.executable, "-m", "kubeloop", "rollout", "start", "iris", "--version", version,
@@ -197,9 +201,9 @@ def test_wait_returns_at_promotion_and_the_supervisor_retires_the_warm_champion(
     status = json.loads(kubeloop("rollout", "status", "iris", "--json").stdout)
     assert (status["champion"], status["previous"]) == (good, champion)
     assert home.server(champion).alive(), "the previous champion is kept warm for keepPreviousWarm"
-    wait_for(lambda: champion not in {r.version for r in processes.server_records(home.settings, "iris")},
+    wait_for(lambda: rollout_state(home.settings, "iris")["extra"].get("retired"),
              timeout=60, what="the supervisor to retire the previous champion")
-    assert rollout_state(home.settings, "iris")["extra"]["retired"] is True
+    assert champion not in {r.version for r in processes.server_records(home.settings, "iris")}
 
 
 def test_wait_exits_non_zero_when_the_rollout_is_rolled_back(home: Home) -> None:

@@ -123,6 +123,9 @@ def mlflow_behind_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
         with FaultyProxy(f"http://127.0.0.1:{port}") as proxy:
             monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
             monkeypatch.setenv(TRACKING_ENV, f"http://127.0.0.1:{proxy.port}")
+            # MLflow retries a 503 seven times with exponential back-off (minutes); once is enough here.
+            monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+            monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
             yield proxy
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -154,16 +157,17 @@ def test_serve_stop_never_signals_a_process_that_took_a_recorded_pid(settings: S
     register_iris(settings, name=MODEL)
     server = processes.start_server(settings, deployment="iris", model=MODEL, version="1", timeout=180)
     os.killpg(server.pid, signal.SIGKILL)
-    wait_for(lambda: not server.alive(), timeout=30, what="the server to die")
+    os.waitpid(server.pid, 0)  # it is this process's child: reap it, so its pid is free to be taken
     sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
     newcomers = [subprocess.Popen(sleeper, start_new_session=True) for _ in range(2)]
     try:
         path = processes.serving_dir(settings) / "iris" / "v1.json"
-        as_written_before = {k: v for k, v in json.loads(path.read_text()).items() if k != "create_time"}
-        path.write_text(json.dumps({**as_written_before, "pid": newcomers[0].pid}))  # a pid-only record
-        other = processes.serving_dir(settings) / "iris" / "v2.json"
-        other.write_text(json.dumps({**json.loads(path.read_text()), "version": "2", "pid": newcomers[1].pid,
-                                     "create_time": server.create_time}))  # the old start time
+        recorded = json.loads(path.read_text())
+        started_at = recorded.pop("create_time", 1.0)
+        path.write_text(json.dumps({**recorded, "pid": newcomers[0].pid}))  # pid only, as records once were
+        other = processes.serving_dir(settings) / "iris" / "v2.json"  # the dead server's start time
+        other.write_text(json.dumps({**recorded, "version": "2", "pid": newcomers[1].pid,
+                                     "create_time": started_at}))
         stopped = kubeloop("serve", "stop", "iris", check=False)
         time.sleep(1.0)
         assert stopped.returncode == 0, stopped.stderr

@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(args: list[str]) -> None:
     try:
-        app(args=args, standalone_mode=False)
+        # Without standalone mode click returns a command's typer.Exit code instead of exiting with it.
+        code = app(args=args, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except KubeloopError as error:
         if "--debug" in args:
             raise

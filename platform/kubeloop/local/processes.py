@@ -18,11 +18,12 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import yaml
 
-from kubeloop.errors import BackendUnavailable, NotFoundError
+from kubeloop.errors import BackendUnavailable, NotFoundError, SpecError
 from kubeloop.local import identity
 from kubeloop.local.records import (
     GATEWAY_LOCK,
@@ -39,6 +40,9 @@ from kubeloop.local.records import (
 )
 from kubeloop.settings import Settings
 from kubeloop.spec import ModelDeployment, load_deployment
+
+if TYPE_CHECKING:
+    from kubeloop.serving.core.runtime import RuntimeConfig
 
 RUNTIMES = ("kserve", "bentoml")
 __all__ = [
@@ -158,6 +162,7 @@ def launch_server(settings: Settings, *, deployment: str, model: str, version: s
     port = port or free_port()
     config = RuntimeConfig(deployment=deployment, model=model, ref=version, port=port, workers=workers,
                            max_batch_rows=max_batch_rows, **tunables_from_env())
+    _check_recycling(runtime, config)
     log_file = settings.home / "logs" / f"{deployment}-v{version}.log"
     env = {**os.environ, **config.to_env(), "KUBELOOP_HOME": str(settings.home),
            "KUBELOOP_TRACKING_URI": settings.tracking_uri}
@@ -174,6 +179,20 @@ def launch_server(settings: Settings, *, deployment: str, model: str, version: s
                            version=version, create_time=0.0)
     return _launch(command, env=env, log_file=log_file, ready_path="/v2/health/ready", timeout=timeout,
                    path=server_path(settings, deployment, version), record=record)
+
+
+def _check_recycling(runtime: str, config: RuntimeConfig) -> None:
+    """Worker recycling is a BentoML runtime setting, and needs a second worker to serve meanwhile."""
+    from kubeloop.serving.bentoml_runtime.recycling import RecyclePolicy
+
+    policy = RecyclePolicy(max_requests=config.max_requests, max_rss_mb=config.max_rss_mb)
+    if policy.enabled and runtime != "bentoml":
+        raise SpecError("KUBELOOP_SERVE_MAX_REQUESTS / KUBELOOP_SERVE_MAX_RSS_MB recycle BentoML workers; "
+                        f"the {runtime} runtime does not recycle its workers: unset them")
+    try:
+        policy.check(workers=config.workers)
+    except ValueError as error:
+        raise SpecError(str(error)) from None
 
 
 def _launch(command: list[str], *, env: dict[str, str], log_file: Path, ready_path: str, timeout: float,
