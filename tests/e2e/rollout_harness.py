@@ -6,9 +6,14 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from kubeloop.settings import Settings
+import pytest
+
+from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
 
 
 def register(settings: Settings, *, name: str, kind: str, seed: int = 0) -> str:
@@ -23,6 +28,21 @@ def register(settings: Settings, *, name: str, kind: str, seed: int = 0) -> str:
     return register_iris(
         settings, name=name, kind=estimator, seed=1 if kind == "good" else seed, aliases=aliases
     )
+
+
+@contextmanager
+def isolated_home(workdir: Path) -> Iterator[Settings]:
+    """KUBELOOP_HOME under `workdir` with its own SQLite registry, for as long as the block runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HOME_ENV, str(workdir / "home"))
+        patch.delenv(TRACKING_ENV, raising=False)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        yield load_settings().ensure_dirs()
+
+
+def register_all(settings: Settings, *, name: str, kinds: tuple[str, ...]) -> dict[str, str]:
+    """Register one model version of each kind (the first becomes the champion): kind -> version."""
+    return {kind: register(settings, name=name, kind=kind) for kind in kinds}
 
 
 def kubeloop(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:

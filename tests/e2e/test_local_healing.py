@@ -20,12 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
-from rollout_harness import kubeloop, register, rollout_state, wait_for
+from rollout_harness import isolated_home, kubeloop, register_all, rollout_state, wait_for
 
 from kubeloop.demo.traffic import Traffic
 from kubeloop.local import processes
 from kubeloop.serving.testing import iris_rows
-from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
+from kubeloop.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 MODEL = "iris-heal"
@@ -55,13 +55,8 @@ class Home:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     workdir = tmp_path_factory.mktemp("healing")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(HOME_ENV, str(workdir / "home"))
-        patch.delenv(TRACKING_ENV, raising=False)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        settings = load_settings().ensure_dirs()
-        kinds = ("champion", "good", "erroring")
-        versions = {kind: register(settings, name=MODEL, kind=kind) for kind in kinds}
+    with isolated_home(workdir) as settings:
+        versions = register_all(settings, name=MODEL, kinds=("champion", "good", "erroring"))
         spec = workdir / "iris.yaml"
         spec.write_text(
             "apiVersion: kubeloop.io/v1alpha1\nkind: ModelDeployment\nmetadata: {name: iris}\n"

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from rollout_harness import kubeloop, register, rollout_state, wait_for
+from rollout_harness import isolated_home, kubeloop, register_all, rollout_state, wait_for
 
 from kubeloop.cli import main
 from kubeloop.demo.traffic import Traffic
@@ -25,7 +25,7 @@ from kubeloop.local import processes
 from kubeloop.registry.mlflow_registry import MlflowRegistry
 from kubeloop.registry.names import TAG_ROLLOUT_OUTCOME, TAG_ROLLOUT_REASON
 from kubeloop.serving.testing import iris_rows
-from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
+from kubeloop.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -108,15 +108,8 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("rollout-e2e")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(HOME_ENV, str(workdir / "home"))
-        patch.delenv(TRACKING_ENV, raising=False)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        settings = load_settings().ensure_dirs()
-        versions = {
-            kind: register(settings, name=MODEL, kind=kind)
-            for kind in ("champion", "good", "shuffled", "erroring")
-        }
+    with isolated_home(workdir) as settings:
+        versions = register_all(settings, name=MODEL, kinds=("champion", "good", "shuffled", "erroring"))
         (workdir / "iris.yaml").write_text(
             f"apiVersion: kubeloop.io/v1alpha1\nkind: ModelDeployment\nmetadata: {{name: iris}}\n"
             f"spec:\n  model: {{name: {MODEL}}}\n"
@@ -158,8 +151,10 @@ def test_a_challenger_that_answers_differently_is_stopped_in_shadow(world: World
         "shadow", "shadow: {duration: 2s, minSamples: 20}\ncanary: {interval: 2s}\nfailureLimit: 1\n"
     )
     with world.load() as load:
-        kubeloop("rollout", "start", "iris", "--version", shuffled, "--strategy", strategy, "--wait")
+        args = ("rollout", "start", "iris", "--version", shuffled, "--strategy", strategy, "--wait")
+        started = kubeloop(*args, check=False)
         state = world.finished()
+    assert started.returncode == 3, "--wait exits 3 for a rolled-back rollout"
     assert state["phase"] == "rolled-back" and "disagreement" in state["history"][-1]["reason"]
     assert all(entry["weight"] == 0 for entry in state["history"]), "no step may send it live traffic"
     assert load.by_version.get(shuffled, 0) == 0, f"the shuffled model answered clients: {load.by_version}"
@@ -172,7 +167,8 @@ def test_an_erroring_challenger_is_rolled_back_within_two_intervals(world: World
     erroring = world.versions["erroring"]
     strategy = world.strategy("errors", "shadow: null\ncanary: {steps: [25, 50], interval: 2s}\n")
     with world.load() as load:
-        kubeloop("rollout", "start", "iris", "--version", erroring, "--strategy", strategy, "--wait")
+        kubeloop("rollout", "start", "iris", "--version", erroring, "--strategy", strategy, "--wait",
+                 check=False)
         state = world.finished()
         time.sleep(1.0)
     history = state["history"]
@@ -204,7 +200,7 @@ def test_killing_the_challenger_server_mid_canary_rolls_back_without_failed_requ
         killed_at = time.time()
         os.killpg(server.pid, signal.SIGKILL)
         state = world.finished()
-        assert starting.wait(timeout=60) == 0
+        assert starting.wait(timeout=60) == 3, "--wait exits 3 for a rolled-back rollout"
     assert state["phase"] == "rolled-back" and "error-rate" in state["history"][-1]["reason"], state[
         "history"
     ]
