@@ -9,7 +9,7 @@ is read at the start and after each tenth of the run, with p50/p99 per tenth. Ru
 `bentoml`, and `bentoml-recycled`, the same BentoML server with workers replaced every
 `--recycle-requests` requests (KUBELOOP_SERVE_MAX_REQUESTS): the remedy set beside the plain one.
 Targets: no process grows more than 50 MB; the last tenth's p99 within 1.2x of the first's.
-Run: `python bench/bench_soak.py [--requests 1000000] [--rate 1000] [--workers 2]
+Run: `python bench/bench_soak.py [--requests 1000000] [--rate 500] [--workers 2]
 [--runtimes kserve,bentoml,bentoml-recycled]`; `--requests 20000` is a quick check.
 """
 
@@ -30,6 +30,7 @@ import numpy as np
 import psutil
 
 from kubeloop.local.records import ProcessRecord
+from kubeloop.settings import Settings
 
 MODEL = "iris-soak"
 SLICES = 10
@@ -59,7 +60,9 @@ def memory(records: dict[str, ProcessRecord]) -> dict[str, float]:
         try:
             process = psutil.Process(record.pid)
             found[role] = process.memory_info().rss / 1e6
-            workers = sorted(process.children(recursive=True), key=lambda p: p.create_time())
+            children = process.children(recursive=True)
+            workers = sorted((c for c in children if c.status() != psutil.STATUS_ZOMBIE),
+                             key=lambda p: p.create_time())
             for slot, worker in enumerate(workers, 1):
                 found[f"{role} worker {slot}"] = worker.memory_info().rss / 1e6
         except psutil.Error:
@@ -69,32 +72,28 @@ def memory(records: dict[str, ProcessRecord]) -> dict[str, float]:
 
 @contextmanager
 def deployed(
-    runtime: str, *, workers: int, recycle: int
+    settings: Settings, runtime: str, *, workers: int, recycle: int
 ) -> Iterator[tuple[str, dict[str, ProcessRecord]]]:
-    """A fresh home serving the model on `runtime` behind the gateway; the predict URL and the records."""
+    """The model served on `runtime` behind the gateway; the predict URL and the records. Stops all after."""
     from kubeloop.local.deploy import deploy_version
     from kubeloop.local.supervisor_process import supervisor_record
     from kubeloop.local.teardown import stop_local
-    from kubeloop.serving.testing import register_iris
-    from kubeloop.settings import load_settings
     from kubeloop.spec import parse_deployment
 
-    with tempfile.TemporaryDirectory(prefix="kubeloop-soak-") as home:
-        os.environ.update({"KUBELOOP_HOME": home, "KUBELOOP_SERVE_MAX_REQUESTS": str(recycle)})
-        settings = load_settings().ensure_dirs()
-        register_iris(settings, name=MODEL)
-        spec = parse_deployment({"metadata": {"name": "iris"}, "spec": {
-            "model": {"name": MODEL}, "serving": {"runtime": runtime.split("-")[0], "workers": workers}}})
-        try:
-            server, gateway = deploy_version(settings, spec, version="1")
-            supervisor = supervisor_record(settings)
-            roles = {"gateway": gateway, "server": server}
-            if supervisor is not None:
-                roles["supervisor"] = supervisor
-            yield f"{gateway.url}/v1/models/iris:predict", roles
-        finally:
-            stop_local(settings)
-            os.environ.pop("KUBELOOP_SERVE_MAX_REQUESTS", None)
+    name = f"iris-{runtime}"
+    spec = parse_deployment({"metadata": {"name": name}, "spec": {
+        "model": {"name": MODEL}, "serving": {"runtime": runtime.split("-")[0], "workers": workers}}})
+    os.environ["KUBELOOP_SERVE_MAX_REQUESTS"] = str(recycle)  # read when the server is spawned
+    try:
+        server, gateway = deploy_version(settings, spec, version="1")
+        supervisor = supervisor_record(settings)
+        roles = {"gateway": gateway, "server": server}
+        if supervisor is not None:
+            roles["supervisor"] = supervisor
+        yield f"{gateway.url}/v1/models/{name}:predict", roles
+    finally:
+        stop_local(settings)
+        os.environ.pop("KUBELOOP_SERVE_MAX_REQUESTS", None)
 
 
 def load(url: str, *, rate: float, requests: int, out: Path) -> subprocess.Popen[bytes]:
@@ -104,9 +103,10 @@ def load(url: str, *, rate: float, requests: int, out: Path) -> subprocess.Popen
     return subprocess.Popen(command)
 
 
-def soak(runtime: str, *, requests: int, rate: float, workers: int, recycle: int, warmup: int) -> Soak:
+def soak(settings: Settings, runtime: str, *, requests: int, rate: float, workers: int, recycle: int,
+         warmup: int) -> Soak:
     """Warm up, then run the soak while sampling memory after each tenth."""
-    with deployed(runtime, workers=workers, recycle=recycle) as (url, roles), \
+    with deployed(settings, runtime, workers=workers, recycle=recycle) as (url, roles), \
             tempfile.TemporaryDirectory() as scratch:
         print(f"{runtime}: warm-up ({warmup:,} requests)", flush=True)
         load(url, rate=rate, requests=warmup, out=Path(scratch) / "warmup").wait()
@@ -168,15 +168,23 @@ def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1_000_000)
-    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--recycle-requests", type=int, default=50_000)
     parser.add_argument("--runtimes", default="kserve,bentoml,bentoml-recycled")
     args = parser.parse_args()
+    from kubeloop.serving.testing import register_iris
+    from kubeloop.settings import load_settings
+
     warmup = min(5000, max(1000, args.requests // 20))
-    results = [soak(runtime, requests=args.requests, rate=args.rate, workers=args.workers,
-                    recycle=args.recycle_requests if runtime.endswith("-recycled") else 0, warmup=warmup)
-               for runtime in args.runtimes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="kubeloop-soak-") as home:
+        os.environ["KUBELOOP_HOME"] = home
+        settings = load_settings().ensure_dirs()
+        register_iris(settings, name=MODEL)
+        results = [soak(settings, runtime, requests=args.requests, rate=args.rate, workers=args.workers,
+                        recycle=args.recycle_requests if runtime.endswith("-recycled") else 0,
+                        warmup=warmup)
+                   for runtime in args.runtimes.split(",")]
     report(results)
 
 

@@ -26,6 +26,7 @@ from kubeloop.local import identity, processes, records
 from kubeloop.local.restarts import RestartsCollector, Supervised, load_log, log_path, save_log
 from kubeloop.local.supervision import Backoff, RestartHistory, left_to_controller, restart_due
 from kubeloop.rollout.retirement import retire_at, retire_due
+from kubeloop.rollout.state import RolloutState
 from kubeloop.rollout.store import StateStore
 from kubeloop.settings import Settings, load_settings
 
@@ -53,11 +54,18 @@ class Supervisor:
         if gateway is not None:
             self._watch(Supervised(kind="gateway"), gateway)
         for record in servers:
-            if not left_to_controller(record.version, self.store.load(record.deployment)):
+            if not left_to_controller(record.version, self._rollout(record.deployment)):
                 process = Supervised(kind=record.kind, deployment=record.deployment, version=record.version)
                 self._watch(process, record)
         self._retire()
         return gateway is not None or bool(servers) or bool(self._busy)
+
+    def _rollout(self, deployment: str) -> RolloutState | None:
+        try:
+            return self.store.load(deployment)
+        except ValueError as error:  # an unreadable state file: supervise as if there were no rollout
+            log.warning("cannot read the rollout state of %s: %s", deployment, error)
+            return None
 
     def _watch(self, process: Supervised, record: records.ProcessRecord) -> None:
         now = self.clock()
@@ -118,7 +126,7 @@ class Supervisor:
         """Stop the servers ended rollouts left warm, once their time has come."""
         now = self.clock()
         for deployment in self.store.deployments():
-            state = self.store.load(deployment)
+            state = self._rollout(deployment)
             when = None if state is None else retire_at(state)
             if when is not None and when <= now:
                 retire_due(self.store, deployment, now=now, retire=self._retire_server)
@@ -145,7 +153,12 @@ def run(settings: Settings, *, stop: threading.Event, period: float = PERIOD_S) 
         if mine is None or mine.pid != os.getpid():
             return
         now = time.monotonic()
-        idle_since = None if supervisor.turn() else (idle_since or now)
+        try:
+            busy = supervisor.turn()
+        except Exception:  # noqa: BLE001 - logged; a supervisor that stops looking heals nothing
+            log.exception("supervisor turn failed")
+            busy = True
+        idle_since = None if busy else (idle_since or now)
         if idle_since is not None and now - idle_since > IDLE_EXIT_S:
             return
         stop.wait(period)
