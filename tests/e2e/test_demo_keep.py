@@ -31,7 +31,7 @@ def _links(output: str) -> dict[str, list[str]]:
 
 
 def test_the_kept_loop_answers_its_links_until_kubeloop_down(settings: Settings) -> None:
-    env = {**os.environ, "COLUMNS": "400"}  # one link per line, unwrapped
+    env = {**os.environ, "COLUMNS": "1000"}  # one place per line, unwrapped
     done = subprocess.run([sys.executable, "-m", "kubeloop", "demo", "--fast", "--keep", "--no-ui"],
                           capture_output=True, text=True, timeout=1200, check=False, env=env,
                           stdin=subprocess.DEVNULL)
@@ -39,7 +39,7 @@ def test_the_kept_loop_answers_its_links_until_kubeloop_down(settings: Settings)
     try:
         assert done.returncode == 0, output[-3000:]
         assert "the loop keeps running" in output and "kubeloop down" in output, output[-1500:]
-        links = _links(done.stdout)
+        links = _links(output)
         (predict,) = links["predict"]
         answer = httpx.post(predict, json={"instances": [[5.1, 3.5, 1.4, 0.2]]}, timeout=30)
         assert answer.status_code == 200 and answer.json()["predictions"], answer.text
@@ -54,7 +54,8 @@ def test_the_kept_loop_answers_its_links_until_kubeloop_down(settings: Settings)
     finally:
         down = subprocess.run([sys.executable, "-m", "kubeloop", "down"], capture_output=True, text=True,
                               timeout=300, check=False)
-    assert down.returncode == 0 and "stopped the supervisor" in down.stdout, down.stdout + down.stderr
+    said = down.stdout + down.stderr
+    assert down.returncode == 0 and "stopped the supervisor" in said and "stopped the gateway" in said, said
     assert processes.gateway_record(settings) is None
     assert not [r for r in processes.server_records(settings) if r.alive()]
     with pytest.raises(httpx.ConnectError):
