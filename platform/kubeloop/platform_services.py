@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeloop.errors import BackendUnavailable, KubeloopError
+from kubeloop.local.identity import ProcessIdentity, identify, running, terminate
 from kubeloop.local.processes import free_port
 from kubeloop.settings import Settings
 
@@ -27,6 +27,7 @@ STATUS_SECTIONS: tuple[str, ...] = (
     "kubeloop.platform_services:registry_status",
     "kubeloop.platform_services:server_status",
     "kubeloop.local.overview:deployments_status",
+    "kubeloop.local.supervisor_process:supervisor_status",
 )
 _RECORD = "mlflow-server.json"
 _START_TIMEOUT_S = 240.0  # generous: a loaded machine takes minutes to import the server
@@ -41,6 +42,13 @@ class ServerRecord:
     url: str
     backend_store_uri: str
     log: str
+    # The process's start time: a record whose pid another process holds now is stale.
+    create_time: float = 0.0
+
+    @property
+    def identity(self) -> ProcessIdentity:
+        """The recorded process: its pid and start time."""
+        return ProcessIdentity(pid=self.pid, create_time=self.create_time)
 
 
 def record_path(settings: Settings) -> Path:
@@ -54,7 +62,7 @@ def running_server(settings: Settings) -> ServerRecord | None:
     if not path.is_file():
         return None
     record = ServerRecord(**json.loads(path.read_text()))
-    if _alive(record.pid):
+    if running(record.identity) is not None:
         return record
     path.unlink(missing_ok=True)
     return None
@@ -86,14 +94,16 @@ def up(settings: Settings, *, port: int = 0) -> ServerRecord:
             command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             env=env,
         )
+    found = identify(process.pid)
     record = ServerRecord(
         pid=process.pid, port=chosen, url=f"http://127.0.0.1:{chosen}",
         backend_store_uri=settings.tracking_uri, log=str(log),
+        create_time=found.create_time if found else 0.0,
     )  # fmt: skip
     try:
         _wait_healthy(record, process)
     except BackendUnavailable:
-        _stop_group(process.pid)
+        terminate(record.identity, timeout=10.0)
         raise
     record_path(settings).write_text(json.dumps(asdict(record), indent=2))
     return record
@@ -104,8 +114,8 @@ def down(settings: Settings) -> ServerRecord | None:
     record = running_server(settings)
     if record is None:
         return None
-    _stop_group(record.pid)
     record_path(settings).unlink(missing_ok=True)
+    terminate(record.identity, timeout=10.0)
     return record
 
 
@@ -153,36 +163,3 @@ def _wait_healthy(record: ServerRecord, process: subprocess.Popen[bytes]) -> Non
             pass
         time.sleep(0.5)
     raise BackendUnavailable(f"mlflow server did not answer within {_START_TIMEOUT_S:.0f}s; see {record.log}")
-
-
-def _stop_group(pid: int) -> None:
-    """SIGTERM the process group we started, then SIGKILL what is left after a grace period."""
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 2.0)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            if not _alive(pid):
-                return
-            time.sleep(0.2)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
-        if finished:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-

@@ -3,7 +3,9 @@
 Configured by KUBELOOP_SERVE_* variables (see kubeloop.serving.core.runtime), served with
 `bentoml serve kubeloop.serving.bentoml_runtime.service:KubeloopService`. Besides BentoML's own
 `/predict` API it answers the KServe V1 and Open Inference Protocol V2 routes from a mounted ASGI
-app, so callers and the gateway see the same URLs whichever runtime serves the model.
+app, so callers and the gateway see the same URLs whichever runtime serves the model. Workers are
+recycled after KUBELOOP_SERVE_MAX_REQUESTS requests or above KUBELOOP_SERVE_MAX_RSS_MB of resident
+memory when set (`kubeloop.serving.bentoml_runtime.recycling`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from kubeloop.serving.bentoml_runtime.recycling import RecyclePolicy, Recycler
 from kubeloop.serving.core.asgi import Receive, Scope, Send, metadata, serve_predict
 from kubeloop.serving.core.engine import Engine
+from kubeloop.serving.core.limits import SERVER_PREFIX, HttpLimits
 from kubeloop.serving.core.runtime import ENV_PREFIX, RuntimeConfig, build_engine, load_model, settle_heap
 
-# One service instance per worker process; the mounted app reaches its engine here.
+# One service instance per worker process; the mounted app reaches its engine (and recycler) here.
 _ENGINES: list[Engine] = []
+_RECYCLERS: list[Recycler] = []
+_LIMITS = HttpLimits.from_env(SERVER_PREFIX)
 
 
 def _engine() -> Engine:
@@ -41,7 +47,14 @@ class _Predict:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope["path_params"]["name"]
-        await serve_predict(_engine(), scope, receive, send, protocol=self.protocol, model_name=name)
+        await serve_predict(_engine(), scope, receive, send, protocol=self.protocol, model_name=name,
+                            body_timeout=_LIMITS.body_timeout)
+        _note_request()
+
+
+def _note_request() -> None:
+    for recycler in _RECYCLERS:
+        recycler.note_request()
 
 
 async def _ready(_request: Request) -> JSONResponse:
@@ -77,7 +90,8 @@ class PredictError(bentoml.exceptions.BentoMLException):
 @bentoml.service(
     name="kubeloop-model",
     workers=int(os.environ.get(ENV_PREFIX + "WORKERS", "1")),
-    traffic={"timeout": 30},
+    # Beyond max_concurrency BentoML answers 429 at once rather than queueing without bound.
+    traffic={"timeout": 30, "max_concurrency": _LIMITS.max_connections},
     # Every request is already counted in /metrics and recorded in the prediction log.
     logging={"access": {"enabled": False}},
 )
@@ -87,8 +101,12 @@ class KubeloopService:
 
     def __init__(self) -> None:
         config = RuntimeConfig.from_env()
+        policy = RecyclePolicy(max_requests=config.max_requests, max_rss_mb=config.max_rss_mb)
+        policy.check(workers=config.workers)
         self.engine = build_engine(config, load_model(config))
         _ENGINES.append(self.engine)
+        if policy.enabled:
+            _RECYCLERS.append(Recycler(policy, server_key=f"{config.host}-{config.port}"))
         settle_heap()
 
     @bentoml.api(route="/predict")
@@ -102,13 +120,16 @@ class KubeloopService:
         answer = await self.engine.answer(body, headers=headers, model_name=None,
                                           protocol="v2" if inputs is not None else "v1")
         content = orjson.loads(answer.body)
+        _note_request()
         if answer.status != 200:
             raise PredictError(content["error"], answer.status)
         return content
 
     @bentoml.on_shutdown
     def flush_logs(self) -> None:
-        """Flush queued prediction records before the worker exits."""
+        """Flush queued prediction records before the worker exits (and leave the recycling folder)."""
+        for recycler in _RECYCLERS:
+            recycler.close()
         if self.engine.logger is not None:
             self.engine.logger.close()
 

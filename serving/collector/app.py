@@ -64,6 +64,15 @@ class Collector:
         self.mirrors = Counter(
             "kubeloop_collector_mirrors", "Mirrored requests", ["result"], registry=self.registry
         )
+        self.unpaired = Counter(
+            "kubeloop_collector_unpaired",
+            "Events whose pair never came (requests expired or evicted, responses without their request): "
+            "records lost",
+            ["side"],
+            registry=self.registry,
+        )
+        for side in ("request", "response"):
+            self.unpaired.labels(side)
         self.waiting = Gauge(
             "kubeloop_collector_waiting_requests",
             "Requests waiting for their response",
@@ -109,13 +118,18 @@ class Collector:
         key = f"{source.version}/{source.role}/{request_id}"
         now = self.clock()
         if event_type == REQUEST_TYPE:
+            dropped = self.pairs.dropped
             self.pairs.request(key, input_rows(payload), now=now)
+            self.unpaired.labels("request").inc(self.pairs.dropped - dropped)
             self._maybe_mirror(request_id, payload, query)
             self.waiting.set(len(self.pairs))
             return 0
         record = self.pairs.response(key, outputs(payload), source=source, now=now)
         self.waiting.set(len(self.pairs))
-        return 0 if record is None else self._store([_with_id(record, request_id)])
+        if record is None:
+            self.unpaired.labels("response").inc()
+            return 0
+        return self._store([_with_id(record, request_id)])
 
     def _store(self, records: Sequence[PredictionRecord]) -> int:
         written = self.write(records)

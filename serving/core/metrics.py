@@ -23,7 +23,9 @@ from kubeloop.telemetry import names
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _DEPTH_HELP = "Prediction-log records waiting"
 _DROPPED_HELP = "Prediction-log records dropped because the queue was full"
-_WRITTEN_HELP = "Prediction-log records written"
+_WRITTEN_HELP = "Prediction-log records written (at least one sink accepted them)"
+_LOST_HELP = "Prediction-log records no sink accepted: never stored"
+_SINK_HELP = "Prediction-log records a sink refused or failed to take, by sink"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LOGGER_SYNC_S = 1.0
 
@@ -109,12 +111,27 @@ class _LoggerCollector:
         self._logger = logger
 
     def collect(self) -> Iterator[Any]:
-        """The queue depth and the dropped and written totals."""
+        """The queue depth and the dropped, written, lost and per-sink failure totals."""
         yield GaugeMetricFamily(names.PREDLOG_QUEUE_DEPTH, _DEPTH_HELP, value=self._logger.depth)
-        yield CounterMetricFamily(names.PREDLOG_DROPPED_TOTAL.removesuffix("_total"), _DROPPED_HELP,
-                                  value=self._logger.dropped)
-        yield CounterMetricFamily(names.PREDLOG_WRITTEN_TOTAL.removesuffix("_total"), _WRITTEN_HELP,
-                                  value=self._logger.written)
+        for name, help_text, value in _totals(self._logger):
+            yield CounterMetricFamily(name.removesuffix("_total"), help_text, value=value)
+        failures = CounterMetricFamily(names.PREDLOG_SINK_FAILURES_TOTAL.removesuffix("_total"), _SINK_HELP,
+                                       labels=["sink"])
+        for sink in _sink_names(self._logger):
+            failures.add_metric([sink], self._logger.sink_failures.get(sink, 0))
+        yield failures
+
+
+def _totals(logger: PredictionLogger) -> list[tuple[str, str, int]]:
+    """The logger's counters as (metric name, help, value)."""
+    return [(names.PREDLOG_DROPPED_TOTAL, _DROPPED_HELP, logger.dropped),
+            (names.PREDLOG_WRITTEN_TOTAL, _WRITTEN_HELP, logger.written),
+            (names.PREDLOG_LOST_TOTAL, _LOST_HELP, logger.lost)]
+
+
+def _sink_names(logger: PredictionLogger) -> list[str]:
+    """Every sink's name (each has a failure count, at 0 until it fails)."""
+    return sorted({type(sink).__name__ for sink in logger.sinks})
 
 
 class _LoggerSync(threading.Thread):
@@ -125,11 +142,14 @@ class _LoggerSync(threading.Thread):
         self._logger = logger
         self._depth = Gauge(names.PREDLOG_QUEUE_DEPTH, _DEPTH_HELP, multiprocess_mode="livesum",
                             registry=registry)
-        self._dropped = Counter(names.PREDLOG_DROPPED_TOTAL.removesuffix("_total"), _DROPPED_HELP,
-                                registry=registry)
-        self._written = Counter(names.PREDLOG_WRITTEN_TOTAL.removesuffix("_total"), _WRITTEN_HELP,
-                                registry=registry)
-        self._seen = (0, 0)
+        self._counters = [Counter(name.removesuffix("_total"), help_text, registry=registry)
+                          for name, help_text, _ in _totals(logger)]
+        self._failures = Counter(names.PREDLOG_SINK_FAILURES_TOTAL.removesuffix("_total"), _SINK_HELP,
+                                 ["sink"], registry=registry)
+        for sink in _sink_names(logger):
+            self._failures.labels(sink)
+        self._seen: dict[str, int] = {}
+        self._seen_failures: dict[str, int] = {}
 
     def run(self) -> None:
         """Sync until the logger closes, then once more."""
@@ -138,9 +158,11 @@ class _LoggerSync(threading.Thread):
         self.sync()
 
     def sync(self) -> None:
-        """Add what was dropped and written since the last sync; set the depth."""
-        dropped, written = self._logger.dropped, self._logger.written
-        self._dropped.inc(dropped - self._seen[0])
-        self._written.inc(written - self._seen[1])
-        self._seen = (dropped, written)
+        """Add what was counted since the last sync; set the depth."""
+        for counter, (name, _, value) in zip(self._counters, _totals(self._logger), strict=True):
+            counter.inc(value - self._seen.get(name, 0))
+            self._seen[name] = value
+        for sink, value in list(self._logger.sink_failures.items()):
+            self._failures.labels(sink).inc(value - self._seen_failures.get(sink, 0))
+            self._seen_failures[sink] = value
         self._depth.set(self._logger.depth)

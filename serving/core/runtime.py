@@ -6,16 +6,18 @@ import gc
 import os
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from kubeloop.labels.serving import labeling_policy, record_served_schema
 from kubeloop.predlog import CloudEventsSink, LogStore, PredictionLogger
 from kubeloop.serving.core.engine import Engine
+from kubeloop.serving.core.limits import SERVER_PREFIX, HttpLimits
 from kubeloop.serving.core.metrics import ServerMetrics
 from kubeloop.serving.core.model import LoadedModel, load_registered
 from kubeloop.settings import Settings, load_settings
 
-ENV_PREFIX = "KUBELOOP_SERVE_"
+ENV_PREFIX = SERVER_PREFIX
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +35,10 @@ class RuntimeConfig:
     log_to_store: bool = True
     # The deployment's labeling policy as JSON (kubeloop.labels.serving.policy_json); empty: none.
     labeling: str = ""
+    limits: HttpLimits = field(default_factory=HttpLimits)
+    # BentoML workers: replaced after this many requests, or above this resident memory (0: never).
+    max_requests: int = 0
+    max_rss_mb: int = 0
 
     def to_env(self) -> dict[str, str]:
         """The config as environment variables, for runtimes started by another program (bentoml serve)."""
@@ -41,8 +47,10 @@ class RuntimeConfig:
             "PORT": str(self.port), "WORKERS": str(self.workers), "MAX_BATCH_ROWS": str(self.max_batch_rows),
             "LOG_SINK_URL": self.log_sink_url or "", "LOG_TO_STORE": "1" if self.log_to_store else "0",
             "LABELING": self.labeling,
+            "MAX_REQUESTS": str(self.max_requests), "MAX_RSS_MB": str(self.max_rss_mb),
         }
-        return {ENV_PREFIX + key: value for key, value in values.items()}
+        own = {ENV_PREFIX + key: value for key, value in values.items()}
+        return {**own, **self.limits.to_env(SERVER_PREFIX)}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeConfig:
@@ -60,7 +68,17 @@ class RuntimeConfig:
             host=get("HOST", "127.0.0.1"), port=int(get("PORT", "8080")), workers=int(get("WORKERS", "1")),
             max_batch_rows=int(get("MAX_BATCH_ROWS", "64")), log_sink_url=get("LOG_SINK_URL", "") or None,
             log_to_store=get("LOG_TO_STORE", "1") == "1", labeling=get("LABELING", ""),
+            **tunables_from_env(env),
         )
+
+
+def tunables_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings a user tunes through the environment rather than the deployment: HTTP limits and
+    BentoML worker recycling (`KUBELOOP_SERVE_HEADER_TIMEOUT`, `..._MAX_REQUESTS`, `..._MAX_RSS_MB`)."""
+    env = os.environ if env is None else env
+    return {"limits": HttpLimits.from_env(SERVER_PREFIX, env),
+            "max_requests": int(env.get(ENV_PREFIX + "MAX_REQUESTS") or 0),
+            "max_rss_mb": int(env.get(ENV_PREFIX + "MAX_RSS_MB") or 0)}
 
 
 def load_model(config: RuntimeConfig, settings: Settings | None = None) -> LoadedModel:
@@ -86,7 +104,7 @@ def build_engine(config: RuntimeConfig, model: LoadedModel, *, settings: Setting
                             logger=logger)
     return Engine(model, deployment=config.deployment, logger=logger, metrics=metrics,
                   labeling=labeling_policy(config.labeling),
-                  max_batch_rows=config.max_batch_rows)
+                  max_batch_rows=config.max_batch_rows, max_bytes=config.limits.max_body)
 
 
 def settle_heap() -> None:

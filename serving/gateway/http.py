@@ -1,9 +1,10 @@
-"""Minimal HTTP/1.1 on asyncio protocols with httptools: the gateway's server side and its keep-alive client.
+"""Minimal HTTP/1.1 on asyncio protocols with httptools: messages and the gateway's keep-alive client.
 
 Why not aiohttp: a plain aiohttp reverse proxy added about 2 ms at p50 here, mostly per-request
 object churn (request/response objects, header multidicts, stream readers). The proxy only needs
 whole-body requests and responses with content-length, so both sides parse with httptools straight
-into bytes and a dict, and backend connections stay open in a per-address pool.
+into bytes and a dict, and backend connections stay open in a per-address pool. The server side,
+with its limits, is `kubeloop.serving.gateway.listener`.
 """
 
 from __future__ import annotations
@@ -48,77 +49,6 @@ def encode_response(response: Response, *, keep_alive: bool) -> bytes:
     if not keep_alive:
         lines.append(b"connection: close")
     return b"\r\n".join(lines) + b"\r\n\r\n" + response.body
-
-
-class ServerProtocol(asyncio.Protocol):
-    """One client connection: parse requests, answer them in order, keep the connection alive."""
-
-    def __init__(self, handler: Handler, *, max_body: int) -> None:
-        self.handler = handler
-        self.max_body = max_body
-        self.parser = httptools.HttpRequestParser(self)
-        self.transport: asyncio.Transport | None = None
-        self._url = b""
-        self._headers: dict[str, str] = {}
-        self._body: list[bytes] = []
-        self._size = 0
-        self._queue: list[tuple[Request, bool]] = []
-        self._busy = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # noqa: D102
-        self.transport = transport  # type: ignore[assignment]
-
-    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
-        self.transport = None
-
-    def data_received(self, data: bytes) -> None:  # noqa: D102
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            self._reply_and_close(Response(status=400, body=b'{"error": "malformed HTTP request"}'))
-
-    def on_url(self, url: bytes) -> None:  # noqa: D102
-        self._url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
-        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
-    def on_body(self, body: bytes) -> None:  # noqa: D102
-        self._size += len(body)
-        if self._size <= self.max_body:
-            self._body.append(body)
-
-    def on_message_complete(self) -> None:  # noqa: D102
-        if self._size > self.max_body:
-            message = b'{"error": "request body exceeds the limit of %d bytes"}' % self.max_body
-            headers = [("content-type", "application/json")]
-            self._reply_and_close(Response(status=413, body=message, headers=headers))
-            return
-        request = Request(method=self.parser.get_method().decode(), path=self._url.decode("latin-1"),
-                          headers=self._headers, body=b"".join(self._body))
-        keep_alive = self.parser.should_keep_alive()
-        self._url, self._headers, self._body, self._size = b"", {}, [], 0
-        self._queue.append((request, keep_alive))
-        if not self._busy:
-            self._busy = True
-            asyncio.ensure_future(self._drain())
-
-    async def _drain(self) -> None:
-        while self._queue and self.transport is not None:
-            request, keep_alive = self._queue.pop(0)
-            response = await self.handler(request)
-            if self.transport is None:
-                break
-            self.transport.write(encode_response(response, keep_alive=keep_alive))
-            if not keep_alive:
-                self.transport.close()
-                break
-        self._busy = False
-
-    def _reply_and_close(self, response: Response) -> None:
-        if self.transport is not None:
-            self.transport.write(encode_response(response, keep_alive=False))
-            self.transport.close()
 
 
 class _ClientProtocol(asyncio.Protocol):

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kubeloop.serving.core.limits import SERVER_PREFIX, HttpLimits
 from kubeloop.serving.core.metrics import enable_multiprocess
 from kubeloop.serving.core.model import LoadedModel
 from kubeloop.serving.core.runtime import RuntimeConfig, build_engine, load_model, settle_heap
@@ -46,7 +47,8 @@ def run_worker(config: RuntimeConfig, model: LoadedModel, sock: socket.socket, *
     from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
     from kserve.protocol.rest.server import RESTServer
 
-    from kubeloop.serving.core.asgi import PredictMiddleware
+    from kubeloop.serving.core.asgi import ASGIApp, PredictMiddleware
+    from kubeloop.serving.kserve_runtime.bounds import RepositoryGuard, apply_limits
     from kubeloop.serving.kserve_runtime.model import KubeloopModel
 
     engine = build_engine(config, model)
@@ -56,9 +58,12 @@ def run_worker(config: RuntimeConfig, model: LoadedModel, sock: socket.socket, *
     server.register_model(KubeloopModel(model.name, engine=engine))
     rest = RESTServer(FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension,
                       config.port, workers=1, grace_period=10, event_loop="uvloop")
+    app: ASGIApp = kserve.model_server.app
     if fast_path:
         # Outermost, so predict requests skip KServe's timing middleware and FastAPI routing too.
-        rest.config.app = PredictMiddleware(kserve.model_server.app, engine=engine)
+        app = PredictMiddleware(app, engine=engine, body_timeout=config.limits.body_timeout)
+    rest.config.app = RepositoryGuard(app)
+    apply_limits(rest.config, config.limits)
     rest.config.proxy_headers = False
     quiet_request_logs()
     try:
@@ -165,10 +170,15 @@ def main(argv: list[str] | None = None) -> None:
                              "request logger sends them to the collector)")
     parser.add_argument("--no-fast-path", action="store_true", help="predict through KServe's FastAPI routes")
     parser.add_argument("--labeling", default="", help="the deployment's labeling policy as JSON")
+    HttpLimits.add_arguments(parser)
     args = parser.parse_args(argv)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` prints where it is stuck
+    try:
+        limits = HttpLimits.from_env(SERVER_PREFIX).with_arguments(args)
+    except ValueError as error:
+        raise SystemExit(f"kubeloop-kserve: {error}") from None
     config = RuntimeConfig(deployment=args.deployment, model=args.model, ref=args.ref, host=args.host,
                            port=args.port, workers=args.workers, max_batch_rows=args.max_batch_rows,
                            log_sink_url=args.log_sink_url, log_to_store=not args.no_log_to_store,
-                           labeling=args.labeling)
+                           labeling=args.labeling, limits=limits)
     serve(config, fast_path=not args.no_fast_path)

@@ -162,7 +162,10 @@ def test_everything_it_started_is_stopped_and_the_summary_printed(demo: tuple[Se
     assert not [r for r in processes.server_records(settings, DEPLOYMENT) if r.alive()]
     assert running_server(settings) is None and live_pid(settings, DEPLOYMENT) is None
     assert controller_records(settings) == []
+    assert not (settings.state_dir / "serving" / "supervisor.json").exists(), "the supervisor is stopped"
     assert "every decision, with its reason" in output and "mlflow ui" in output
+    closing = " ".join(output.split())  # rich wraps long lines
+    assert "the links above no longer answer" in closing, "the closing text says they are gone"
     assert Path(settings.logs_dir).is_dir()
     print(f"kubeloop demo --fast took {seconds:.0f}s")
 

@@ -181,3 +181,15 @@ def test_label_events_are_stored_beside_the_logs_and_counted(collector: str, log
     metrics = httpx.get(collector + "/metrics").text
     assert 'kubeloop_labels_received_total{deployment="iris",outcome="new"} 3.0' in metrics
     assert 'kubeloop_labels_received_total{deployment="iris",outcome="refused"} 1.0' in metrics
+
+
+def test_a_response_without_its_request_is_counted_as_a_lost_record(collector: str) -> None:
+    def lost() -> float:
+        text = httpx.get(collector + "/metrics", timeout=5).text
+        prefix = 'kubeloop_collector_unpaired_total{side="response"}'
+        line = next(x for x in text.splitlines() if x.startswith(prefix))
+        return float(line.rsplit(" ", 1)[1])
+
+    before = lost()
+    assert post_event(collector, "response", "never-requested", {"predictions": [1]}).status_code == 202
+    assert lost() == before + 1

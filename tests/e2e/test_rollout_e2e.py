@@ -133,8 +133,10 @@ def test_a_challenger_that_answers_differently_is_stopped_in_shadow(world: World
         "shadow", "shadow: {duration: 2s, minSamples: 20}\ncanary: {interval: 2s}\nfailureLimit: 1\n"
     )
     with world.load() as load:
-        kubeloop("rollout", "start", "iris", "--version", shuffled, "--strategy", strategy, "--wait")
+        args = ("rollout", "start", "iris", "--version", shuffled, "--strategy", strategy, "--wait")
+        started = kubeloop(*args, check=False)
         state = world.finished()
+    assert started.returncode == 3, "--wait exits 3 for a rolled-back rollout"
     assert state["phase"] == "rolled-back" and "disagreement" in state["history"][-1]["reason"]
     assert all(entry["weight"] == 0 for entry in state["history"]), "no step may send it live traffic"
     assert load.by_version.get(shuffled, 0) == 0, f"the shuffled model answered clients: {load.by_version}"
@@ -147,7 +149,8 @@ def test_an_erroring_challenger_is_rolled_back_within_two_intervals(world: World
     erroring = world.versions["erroring"]
     strategy = world.strategy("errors", "shadow: null\ncanary: {steps: [25, 50], interval: 2s}\n")
     with world.load() as load:
-        kubeloop("rollout", "start", "iris", "--version", erroring, "--strategy", strategy, "--wait")
+        kubeloop("rollout", "start", "iris", "--version", erroring, "--strategy", strategy, "--wait",
+                 check=False)
         state = world.finished()
         time.sleep(1.0)
     history = state["history"]
@@ -179,7 +182,7 @@ def test_killing_the_challenger_server_mid_canary_rolls_back_without_failed_requ
         killed_at = time.time()
         os.killpg(server.pid, signal.SIGKILL)
         state = world.finished()
-        assert starting.wait(timeout=60) == 0
+        assert starting.wait(timeout=60) == 3, "--wait exits 3 for a rolled-back rollout"
     assert state["phase"] == "rolled-back" and "error-rate" in state["history"][-1]["reason"], state[
         "history"
     ]

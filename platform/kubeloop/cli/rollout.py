@@ -27,10 +27,17 @@ def start(
     strategy: Annotated[
         Path | None, typer.Option("--strategy", help="A YAML rollout strategy (or ModelDeployment).")
     ] = None,
-    wait: bool = typer.Option(False, "--wait", help="Run the controller here until the rollout ends."),
+    wait: bool = typer.Option(
+        False, "--wait", help="Run the controller here until the rollout ends; exit 0 only if promoted."
+    ),
 ) -> None:
-    """Start rolling VERSION out on DEPLOYMENT (shadow, then canary steps), driven by a controller."""
+    """Start rolling VERSION out on DEPLOYMENT (shadow, then canary steps), driven by a controller.
+
+    With --wait it returns as soon as the rollout is promoted (exit 0), rolled back (3) or aborted
+    (4); the supervisor retires the previous champion once its keepPreviousWarm period is over.
+    """
     from kubeloop.controller import local
+    from kubeloop.local.supervisor_process import ensure_supervisor
     from kubeloop.rollout.strategy import load_strategy
 
     spec = load_strategy(strategy) if strategy is not None else None
@@ -40,11 +47,12 @@ def start(
     local.check_sources(settings, spec)
     controller = local.controller_for(settings, target)
     state = controller.start(deployment=deployment, model=target.model, version=version, spec=spec)
+    ensure_supervisor(settings)  # it retires what the rollout leaves warm, after the controller is gone
     console.print(
         f"rollout of {target.model} version {version} on {deployment!r} started in {state.phase.value}"
     )
     if wait:
-        _run_here(settings, deployment)
+        _exit_with(_run_here(settings, deployment))
     else:
         pid = _spawn_controller(settings, deployment)
         console.print(
@@ -62,9 +70,10 @@ def run(
 ) -> None:
     """Run the controller loop for DEPLOYMENT until its rollout ends (resumes from the state file).
 
-    Its metrics are served on loopback for as long as it runs; `kubeloop status` shows where.
+    Its metrics are served on loopback for as long as it runs; `kubeloop status` shows where. Exit
+    codes as for `rollout start --wait`.
     """
-    _run_here(load_settings().ensure_dirs(), deployment, metrics_port=metrics_port)
+    _exit_with(_run_here(load_settings().ensure_dirs(), deployment, metrics_port=metrics_port))
 
 
 @rollout_app.command("status")
@@ -74,7 +83,7 @@ def status(
 ) -> None:
     """Phase, weight, each check's latest value and threshold, time to the next step and to promotion."""
     from kubeloop.rollout.file_store import FileStateStore
-    from kubeloop.rollout.progress import progress
+    from kubeloop.rollout.progress import champion_now, previous_champion, progress
 
     settings = load_settings()
     state = FileStateStore(settings.state_dir).require(deployment)
@@ -89,8 +98,9 @@ def status(
                 **info.to_dict(),
                 "deployment": deployment,
                 "model": state.model,
-                "champion": state.champion,
+                "champion": champion_now(state),
                 "challenger": state.challenger,
+                "previous": previous_champion(state),
                 "failures": state.failures,
                 "checks": checks,
                 "lastDecision": last,
@@ -207,7 +217,7 @@ def _controller(deployment: str):  # type: ignore[no-untyped-def]
     return local.controller_for(settings, local.load_target(settings, deployment))
 
 
-def _run_here(settings, deployment: str, *, metrics_port: int = 0) -> None:  # type: ignore[no-untyped-def]
+def _run_here(settings, deployment: str, *, metrics_port: int = 0):  # type: ignore[no-untyped-def]
     from prometheus_client import start_http_server
 
     from kubeloop.controller import local
@@ -248,6 +258,17 @@ def _run_here(settings, deployment: str, *, metrics_port: int = 0) -> None:  # t
         f"{state.history[-1].reason if state.history else ''}",
         highlight=False,
     )
+    return state
+
+
+# What `rollout start --wait` and `rollout run` exit with; a stop before the end exits 1.
+EXIT_CODES = {"promoted": 0, "rolled-back": 3, "aborted": 4}
+
+
+def _exit_with(state) -> None:  # type: ignore[no-untyped-def]
+    code = EXIT_CODES.get(state.phase.value, 1)
+    if code:
+        raise typer.Exit(code)
 
 
 def _spawn_controller(settings, deployment: str) -> int:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ import typer
 
 from kubeloop.cli.output import console, print_json, print_table, step
 from kubeloop.errors import BackendUnavailable, KubeloopError
-from kubeloop.settings import Settings, load_settings
+from kubeloop.settings import load_settings
 
 serve_app = typer.Typer(help="Local model servers and the gateway: status and stop.")
 
@@ -21,10 +21,8 @@ def deploy(
     output_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Start a model server for the deployment's stable version and route the gateway to it."""
-    from kubeloop.local import processes
+    from kubeloop.local.deploy import deploy_version
     from kubeloop.registry.mlflow_registry import MlflowRegistry
-    from kubeloop.routing.base import Routes
-    from kubeloop.routing.gateway import GatewayRouter
     from kubeloop.spec import load_deployment
 
     spec = load_deployment(file)
@@ -33,20 +31,8 @@ def deploy(
     registry = MlflowRegistry.from_settings(settings)
     version = registry.resolve(model.version or model.alias, name=model.name).version
     serving = spec.spec.serving
-    with step(f"starting {serving.runtime} server for {model.name} version {version}"):
-        if serving.runtime not in processes.RUNTIMES:
-            raise KubeloopError(f"runtime {serving.runtime!r} is not served locally; use kserve or bentoml")
-        server = processes.start_server(
-            settings, deployment=spec.name, model=model.name, version=version, runtime=serving.runtime,
-            workers=serving.workers, max_batch_rows=serving.max_batch_size, labeling=spec.spec.labeling,
-        )
-    with step("starting the gateway"):
-        gateway = processes.start_gateway(settings, port=gateway_port or serving.port)
-    router = GatewayRouter.from_settings(settings)
-    current = router.get_routes(spec.name)
-    if current is None or current.stable != version:
-        router.set_routes(spec.name, Routes(stable=version))
-    processes.save_deployment(settings, spec)
+    with step(f"starting {serving.runtime} server for {model.name} version {version} and the gateway"):
+        server, gateway = deploy_version(settings, spec, version=version, gateway_port=gateway_port)
     result = {"deployment": spec.name, "model": model.name, "version": version, "runtime": serving.runtime,
               "server": server.url, "gateway": gateway.url,
               "predict_url": f"{gateway.url}/v1/models/{spec.name}:predict"}
@@ -112,62 +98,38 @@ def _json_or_text(response: Any) -> Any:
         return response.text
 
 
-def status_rows(settings: Settings) -> list[list[str]]:
-    """One row per deployment server: deployment, version, runtime, state, URL and traffic share."""
-    from kubeloop.local import processes
-    from kubeloop.routing.gateway import GatewayRouter
-
-    router = GatewayRouter.from_settings(settings) if processes.gateway_record(settings) else None
-    rows = []
-    for name in processes.deployed_names(settings):
-        routes = router.get_routes(name) if router is not None else None
-        for record in processes.server_records(settings, name):
-            rows.append([name, record.version, record.kind, "running" if record.alive() else "stopped",
-                         record.url, _share(routes, record.version)])
-    return rows
-
-
-def _share(routes: Any, version: str) -> str:
-    if routes is None:
-        return "-"
-    parts = []
-    if routes.stable == version:
-        parts.append(f"stable {100 - routes.canary_weight}%")
-    if routes.canary == version:
-        parts.append(f"canary {routes.canary_weight}%")
-    if routes.shadow == version:
-        parts.append(f"shadow {routes.shadow_percent}%")
-    return ", ".join(parts) or "idle"
-
-
 @serve_app.command("status")
 def status(output_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Show local deployments, their servers and the gateway's routes."""
+    """Show local deployments, their servers as a request would reach them, and the traffic shares."""
     from kubeloop.local import processes
+    from kubeloop.local.reachability import COLUMNS, status_rows
 
     settings = load_settings()
-    rows = status_rows(settings)
+    rows = [row.cells() for row in status_rows(settings)]
     gateway = processes.gateway_record(settings)
     if output_json:
-        columns = ("deployment", "version", "runtime", "state", "url", "traffic")
         print_json({"gateway": gateway.url if gateway else None,
-                    "servers": [dict(zip(columns, row, strict=True)) for row in rows]})
+                    "servers": [dict(zip(COLUMNS, row, strict=True)) for row in rows]})
         return
-    print_table(f"gateway: {gateway.url if gateway else 'not running'}",
-                ["deployment", "version", "runtime", "state", "url", "traffic"], rows)
+    print_table(f"gateway: {gateway.url if gateway else 'not running'}", list(COLUMNS), rows)
 
 
 @serve_app.command("stop")
 def stop(
     deployment: Annotated[str | None, typer.Argument(help="Stop this deployment's servers.")] = None,
-    everything: Annotated[bool, typer.Option("--all", help="Stop every server and the gateway.")] = False,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Stop every server, the gateway and the supervisor.")
+    ] = False,
 ) -> None:
-    """Stop local model servers (and with --all the gateway)."""
+    """Stop local model servers (and with --all the gateway and the supervisor)."""
     from kubeloop.local import processes
+    from kubeloop.local.supervisor_process import stop_supervisor
 
     settings = load_settings()
     if deployment is None and not everything:
         raise KubeloopError("name a deployment or pass --all")
+    if everything and stop_supervisor(settings) is not None:
+        console.print("stopped the supervisor")
     names = processes.deployed_names(settings) if everything else [deployment or ""]
     for name in names:
         for record in processes.stop_deployment(settings, name):

@@ -8,7 +8,6 @@ scrapes of the gateway's and the servers' `/metrics`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,14 +96,10 @@ class LocalServers:
         )
 
     def retire(self, version: str) -> None:
-        """Stop the server of a version the deployment no longer routes to."""
-        from kubeloop.local.processes import server_records, serving_dir, stop
+        """Stop the server of a version the deployment no longer routes to (forgotten first)."""
+        from kubeloop.local.processes import stop_server
 
-        deployment = self.target.deployment
-        for record in server_records(self.settings, deployment):
-            if record.version == str(version):
-                stop(record)
-                (serving_dir(self.settings) / deployment / f"v{record.version}.json").unlink(missing_ok=True)
+        stop_server(self.settings, self.target.deployment, str(version))
 
 
 def metrics_targets(settings: Settings, deployment: str) -> list[str]:
@@ -173,15 +168,9 @@ def pid_file(settings: Settings, deployment: str) -> Path:
 
 
 def live_pid(settings: Settings, deployment: str) -> int | None:
-    """The process id of the deployment's running controller, or None."""
-    try:
-        pid = int(pid_file(settings, deployment).read_text())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return None
-    except PermissionError:
-        return pid
-    return pid
+    """The process id of the deployment's running controller (checked against its start time), or None."""
+    records = controller_records(settings, deployment)
+    return records[0].pid if records else None
 
 
 def record_file(settings: Settings, deployment: str) -> Path:

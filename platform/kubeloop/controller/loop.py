@@ -114,11 +114,15 @@ class Controller:
     def run(
         self, deployment: str, *, stop: threading.Event | None = None, poll: float = 0.25
     ) -> RolloutState:
-        """Reconcile until the rollout ends and the server it left behind is retired (after its warm time)."""
+        """Reconcile until the rollout ends (its actions done); returns at once then.
+
+        The server a promotion keeps warm is retired later by whoever ticks when its time comes (the
+        local supervisor, the operator), so a waiting caller is not held for the warm period.
+        """
         stop = stop or threading.Event()
         while True:
             state = self.tick(deployment)
-            if state.settled:
+            if state.done:
                 return state
             clock = self.ports.clock
             wake = clock() + poll if state.phase.terminal else next_analysis_at(state.spec, state)

@@ -1,7 +1,8 @@
 """Starting and stopping what the demo runs: the MLflow UI, the model servers and gateway, controllers.
 
 `Processes` is a context manager: whatever happens inside (an error, Ctrl-C, SIGTERM), every process
-the demo started is stopped on the way out.
+the demo started is stopped on the way out; with `keep=True` a demo that finished leaves them running
+(the supervisor keeps them up; `kubeloop down` stops them).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ CONTROLLER_WAIT_S = 10.0
 class Processes:
     """The demo's processes; `__exit__` stops each of them whether the demo finished or not."""
 
-    def __init__(self, settings: Settings, deployment: str) -> None:
-        self.settings, self.deployment = settings, deployment
+    def __init__(self, settings: Settings, deployment: str, *, keep: bool = False) -> None:
+        self.settings, self.deployment, self.keep = settings, deployment, keep
         self.started_at = time.time()
         self.ui_url: str | None = None
         self.ui_error: str | None = None
@@ -42,7 +43,8 @@ class Processes:
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            self.stop_all()
+            if error is not None or not self.keep:
+                self.stop_all()
         finally:
             signal.signal(signal.SIGTERM, self._previous_term)  # type: ignore[arg-type]
 
@@ -67,17 +69,9 @@ class Processes:
 
     def serve(self, deployment: ModelDeployment, *, version: str) -> str:
         """What `kubeloop deploy` does: a server for `version`, the gateway, the route; the predict URL."""
-        from kubeloop.routing.base import Routes
-        from kubeloop.routing.gateway import GatewayRouter
+        from kubeloop.local.deploy import deploy_version
 
-        serving = deployment.spec.serving
-        processes.start_server(
-            self.settings, deployment=deployment.name, model=deployment.spec.model.name, version=version,
-            runtime=serving.runtime, workers=serving.workers, max_batch_rows=serving.max_batch_size,
-        )  # fmt: skip
-        gateway = processes.start_gateway(self.settings, port=serving.port)
-        GatewayRouter.from_settings(self.settings).set_routes(deployment.name, Routes(stable=version))
-        processes.save_deployment(self.settings, deployment)
+        _, gateway = deploy_version(self.settings, deployment, version=version)
         return f"{gateway.url}/v1/models/{deployment.name}:predict"
 
     def metrics_endpoints(self) -> list[str]:
@@ -100,16 +94,14 @@ class Processes:
         self.metrics_endpoints()
 
     def stop_all(self) -> None:
-        """Stop the rollout controller, the model servers, the gateway and the UI this demo started."""
-        from kubeloop.controller.local import live_pid
+        """Stop the supervisor, rollout controller, model servers, gateway and UI this demo started."""
+        from kubeloop.controller.local import controller_records
+        from kubeloop.local.supervisor_process import stop_supervisor
         from kubeloop.platform_services import down
 
-        pid = live_pid(self.settings, self.deployment)
-        if pid is not None:
-            try:
-                os.killpg(pid, signal.SIGTERM)  # the controller leads its own session
-            except ProcessLookupError:
-                pass
+        stop_supervisor(self.settings)  # first: it would start again what is stopped next
+        for controller in controller_records(self.settings, self.deployment):
+            processes.stop(controller)
         self._stop_pipeline_runs()
         processes.stop_deployment(self.settings, self.deployment)
         processes.stop_gateway(self.settings)

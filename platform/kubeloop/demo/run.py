@@ -39,10 +39,11 @@ class DemoRun:
     seconds: float = 0.0
 
 
-def run_demo(settings: Settings, *, fast: bool = False, ui: bool = True) -> DemoRun:
-    """Run every stage; stops every process it started, also on error or Ctrl-C."""
+def run_demo(settings: Settings, *, fast: bool = False, ui: bool = True, keep: bool = False) -> DemoRun:
+    """Run every stage; stops every process it started (also on error or Ctrl-C) unless `keep` and it
+    finished: then the loop keeps serving, under the supervisor, until `kubeloop down`."""
     timing, started, result = timings(fast=fast), time.monotonic(), DemoRun()
-    with Processes(settings, DEPLOYMENT) as running:
+    with Processes(settings, DEPLOYMENT, keep=keep) as running:
         data = write_datasets(settings)
         v1 = _train_champion(settings, data, result)
         if ui:  # after the first run created the store: two processes must not both create its tables

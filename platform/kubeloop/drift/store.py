@@ -85,16 +85,21 @@ class MlflowDriftStore:
         return run_id
 
     def _download(self, run_id: str, path: str, scratch: str) -> Path | None:
+        """The artifact at `path`, None when the run has none; an unreachable store raises.
+
+        Whether it exists is asked first (listing its folder), so an outage of the tracking server or
+        the artifact store is an error, never "no reference".
+        """
         from mlflow.artifacts import download_artifacts
 
-        try:
-            return Path(
-                download_artifacts(
-                    run_id=run_id, artifact_path=path, dst_path=scratch, tracking_uri=self.tracking_uri
-                )
-            )
-        except Exception:  # noqa: BLE001 - MLflow raises several kinds for "no such artifact"
+        folder = path.rpartition("/")[0] or None
+        if path not in {info.path for info in self._client.list_artifacts(run_id, folder)}:
             return None
+        return Path(
+            download_artifacts(
+                run_id=run_id, artifact_path=path, dst_path=scratch, tracking_uri=self.tracking_uri
+            )
+        )
 
     def load_reference(self, model: str, version: str) -> Reference:
         """The version's reference: the profile and sample logged at registration (either may be absent)."""

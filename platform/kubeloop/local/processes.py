@@ -1,15 +1,14 @@
-"""Starting, finding and stopping local model-server and gateway processes, recorded under state_dir.
+"""Starting and stopping local model-server and gateway processes, and the deployments they serve.
 
-Each process is recorded as JSON in `<state_dir>/serving/`: `gateway.json` for the one gateway of
-this KUBELOOP_HOME and `<deployment>/v<version>.json` for each model server, so `kubeloop status`, the
-gateway router and later commands find them; `<deployment>/deployment.yaml` keeps the deployed
-ModelDeployment. A record whose process is gone counts as stopped.
+Processes are recorded by `kubeloop.local.records` (pid and start time, under `<state_dir>/serving/`);
+`<deployment>/deployment.yaml` keeps the deployed ModelDeployment. A record is removed before its
+process is stopped, so the supervisor never takes a stop for a crash; starting and stopping hold the
+deployment's lock, so a restart and a stop never cross.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import signal
@@ -17,51 +16,41 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import yaml
 
-from kubeloop.errors import BackendUnavailable, NotFoundError
+from kubeloop.errors import BackendUnavailable, NotFoundError, SpecError
+from kubeloop.local import identity
+from kubeloop.local.records import (
+    GATEWAY_LOCK,
+    ProcessRecord,
+    gateway_path,
+    gateway_record,
+    load_record,
+    read_record,
+    records_lock,
+    server_path,
+    server_records,
+    serving_dir,
+    write_record,
+)
 from kubeloop.settings import Settings
 from kubeloop.spec import LabelingSpec, ModelDeployment, load_deployment
 
+if TYPE_CHECKING:
+    from kubeloop.serving.core.runtime import RuntimeConfig
+
 RUNTIMES = ("kserve", "bentoml")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ProcessRecord:
-    """One local server process: what it serves and where."""
-
-    kind: str  # "gateway", "kserve" or "bentoml"
-    pid: int
-    port: int
-    deployment: str = ""
-    model: str = ""
-    version: str = ""
-    log_file: str = ""
-    started_at: float = 0.0
-
-    @property
-    def url(self) -> str:
-        """Base URL on loopback."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def alive(self) -> bool:
-        """True while the process exists."""
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
-
-def serving_dir(settings: Settings) -> Path:
-    """Where process records live."""
-    return settings.state_dir / "serving"
+__all__ = [
+    "RUNTIMES", "ProcessRecord", "deployed_names", "free_port", "gateway_path", "gateway_record",
+    "gateway_token", "launch_gateway", "launch_server", "load_deployed", "read_record", "save_deployment",
+    "server_records", "serving_dir", "start_gateway", "start_server", "stop", "stop_deployment",
+    "stop_gateway", "stop_server", "wait_ready", "write_record",
+]
 
 
 def free_port() -> int:
@@ -69,42 +58,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _write(path: Path, record: ProcessRecord) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(record), indent=2))
-
-
-def _read(path: Path) -> ProcessRecord | None:
-    try:
-        return ProcessRecord(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def server_records(settings: Settings, deployment: str | None = None) -> list[ProcessRecord]:
-    """Model-server records (live or not), optionally of one deployment."""
-    root = serving_dir(settings)
-    pattern = f"{deployment}/v*.json" if deployment else "*/v*.json"
-    return [r for r in (_read(p) for p in sorted(root.glob(pattern))) if r is not None]
-
-
-def gateway_record(settings: Settings) -> ProcessRecord | None:
-    """The gateway's record when its process is alive."""
-    record = _read(serving_dir(settings) / "gateway.json")
-    return record if record is not None and record.alive() else None
-
-
-def write_record(path: Path, record: ProcessRecord) -> None:
-    """Record another kind of local process (a rollout controller) where its owner keeps such records."""
-    _write(path, record)
-
-
-def read_record(path: Path) -> ProcessRecord | None:
-    """A record written by `write_record` when its process is alive, else None."""
-    record = _read(path)
-    return record if record is not None and record.alive() else None
 
 
 def gateway_token(settings: Settings) -> str:
@@ -158,22 +111,33 @@ def _tail(log_file: Path | None, lines: int) -> str:
 
 
 def start_gateway(settings: Settings, *, port: int | None = None, timeout: float = 30.0) -> ProcessRecord:
-    """The running gateway, or a new one started on `port` (a free port when None)."""
-    running = gateway_record(settings)
-    if running is not None:
-        return running
-    root = serving_dir(settings)
+    """The running gateway, or a new one (on `port`, else the dead one's port, else a free one).
+
+    A new gateway loads its routes file, and its routes are then re-resolved against the servers
+    running now: a server restarted since the file was written listens somewhere else.
+    """
+    from kubeloop.local.routes import reroute_all
+
+    with records_lock(settings, GATEWAY_LOCK):
+        recorded = load_record(gateway_path(settings))
+        if recorded is not None and recorded.alive():
+            return recorded
+        record = launch_gateway(settings, port=port or (recorded.port if recorded else 0), timeout=timeout)
+    reroute_all(settings)
+    return record
+
+
+def launch_gateway(settings: Settings, *, port: int = 0, timeout: float = 30.0) -> ProcessRecord:
+    """Start a gateway process and record it (the caller holds the gateway's lock)."""
     port = port or free_port()
     log_file = settings.home / "logs" / "gateway.log"
     env = {**os.environ, "KUBELOOP_GATEWAY_TOKEN": gateway_token(settings)}
     command = [sys.executable, "-m", "kubeloop.serving.gateway", "--port", str(port),
-               "--routes-file", str(root / "gateway-routes.json"), "--labels-dir", str(settings.logs_dir)]
-    process = _spawn(command, env=env, log_file=log_file)
-    wait_ready(f"http://127.0.0.1:{port}/healthz", process, timeout=timeout, log_file=log_file)
-    record = ProcessRecord(kind="gateway", pid=process.pid, port=port, log_file=str(log_file),
-                           started_at=time.time())
-    _write(root / "gateway.json", record)
-    return record
+               "--routes-file", str(serving_dir(settings) / "gateway-routes.json"),
+               "--labels-dir", str(settings.logs_dir)]
+    record = ProcessRecord(kind="gateway", pid=0, port=port, create_time=0.0)
+    return _launch(command, env=env, log_file=log_file, ready_path="/healthz", timeout=timeout,
+                   path=gateway_path(settings), record=record)
 
 
 def start_server(settings: Settings, *, deployment: str, model: str, version: str, runtime: str = "kserve",
@@ -183,74 +147,116 @@ def start_server(settings: Settings, *, deployment: str, model: str, version: st
 
     `labeling` defaults to the policy of the deployment as last deployed (none before the first deploy).
     """
-    from kubeloop.labels.serving import policy_json
-    from kubeloop.serving.core.runtime import RuntimeConfig
-
     if runtime not in RUNTIMES:
         raise NotFoundError(f"unknown runtime {runtime!r}; expected one of {list(RUNTIMES)}")
-    path = serving_dir(settings) / deployment / f"v{version}.json"
-    existing = _read(path)
-    if existing is not None and existing.alive():
-        return existing
+    with records_lock(settings, deployment):
+        existing = load_record(server_path(settings, deployment, str(version)))
+        if existing is not None and existing.alive():
+            return existing
+        return launch_server(settings, deployment=deployment, model=model, version=str(version),
+                             runtime=runtime, port=port, workers=workers, max_batch_rows=max_batch_rows,
+                             timeout=timeout, labeling=labeling)
+
+
+def launch_server(settings: Settings, *, deployment: str, model: str, version: str, runtime: str,
+                  port: int | None, workers: int, max_batch_rows: int, timeout: float,
+                  labeling: LabelingSpec | None = None) -> ProcessRecord:
+    """Start a model-server process and record it (the caller holds the deployment's lock)."""
+    from kubeloop.labels.serving import policy_json
+    from kubeloop.serving.core.runtime import RuntimeConfig, tunables_from_env
+
     port = port or free_port()
     if labeling is None:
         labeling = _deployed_labeling(settings, deployment)
-    config = RuntimeConfig(deployment=deployment, model=model, ref=str(version), port=port, workers=workers,
-                           max_batch_rows=max_batch_rows, labeling=policy_json(labeling))
+    config = RuntimeConfig(
+        deployment=deployment, model=model, ref=version, port=port, workers=workers,
+        max_batch_rows=max_batch_rows, labeling=policy_json(labeling), **tunables_from_env(),
+    )
+    _check_recycling(runtime, config)
     log_file = settings.home / "logs" / f"{deployment}-v{version}.log"
     env = {**os.environ, **config.to_env(), "KUBELOOP_HOME": str(settings.home),
            "KUBELOOP_TRACKING_URI": settings.tracking_uri}
     if runtime == "kserve":
         command = [sys.executable, "-m", "kubeloop.serving.kserve_runtime", "--deployment", deployment,
-                   "--model", model, "--ref", str(version), "--port", str(port), "--workers", str(workers),
+                   "--model", model, "--ref", version, "--port", str(port), "--workers", str(workers),
                    "--max-batch-rows", str(max_batch_rows), "--labeling", config.labeling]
     else:
         command = [sys.executable, "-m", "bentoml", "serve",
                    "kubeloop.serving.bentoml_runtime.service:KubeloopService",
-                   "--host", "127.0.0.1", "--port", str(port)]
+                   "--host", "127.0.0.1", "--port", str(port),
+                   "--timeout-keep-alive", str(max(1, int(config.limits.idle_timeout)))]
+    record = ProcessRecord(kind=runtime, pid=0, port=port, deployment=deployment, model=model,
+                           version=version, create_time=0.0)
+    return _launch(command, env=env, log_file=log_file, ready_path="/v2/health/ready", timeout=timeout,
+                   path=server_path(settings, deployment, version), record=record)
+
+
+def _check_recycling(runtime: str, config: RuntimeConfig) -> None:
+    """Worker recycling is a BentoML runtime setting, and needs a second worker to serve meanwhile."""
+    from kubeloop.serving.bentoml_runtime.recycling import RecyclePolicy
+
+    policy = RecyclePolicy(max_requests=config.max_requests, max_rss_mb=config.max_rss_mb)
+    if policy.enabled and runtime != "bentoml":
+        raise SpecError("KUBELOOP_SERVE_MAX_REQUESTS / KUBELOOP_SERVE_MAX_RSS_MB recycle BentoML workers; "
+                        f"the {runtime} runtime does not recycle its workers: unset them")
+    try:
+        policy.check(workers=config.workers)
+    except ValueError as error:
+        raise SpecError(str(error)) from None
+
+
+def _launch(command: list[str], *, env: dict[str, str], log_file: Path, ready_path: str, timeout: float,
+            path: Path, record: ProcessRecord) -> ProcessRecord:
+    """Spawn, record at once (a stop meanwhile finds it), wait until ready; forget it if it never is."""
     process = _spawn(command, env=env, log_file=log_file)
-    wait_ready(f"http://127.0.0.1:{port}/v2/health/ready", process, timeout=timeout, log_file=log_file)
-    record = ProcessRecord(kind=runtime, pid=process.pid, port=port, deployment=deployment, model=model,
-                           version=str(version), log_file=str(log_file), started_at=time.time())
-    _write(path, record)
+    record = replace(record, pid=process.pid, log_file=str(log_file), started_at=time.time(),
+                     create_time=None)
+    write_record(path, record)
+    try:
+        wait_ready(f"{record.url}{ready_path}", process, timeout=timeout, log_file=log_file)
+    except BackendUnavailable:
+        path.unlink(missing_ok=True)
+        raise
     return record
 
 
 def stop(record: ProcessRecord, *, timeout: float = 15.0) -> None:
-    """SIGTERM the process group (the server and its workers), SIGKILL after `timeout`."""
-    if not record.alive():
-        return
-    try:
-        os.killpg(record.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            finished, _ = os.waitpid(record.pid, os.WNOHANG)
-        except ChildProcessError:
-            finished = 0 if record.alive() else record.pid
-        if finished:
-            return
-        time.sleep(0.1)
-    os.killpg(record.pid, signal.SIGKILL)
+    """SIGTERM the recorded process group (the server and its workers), SIGKILL after `timeout`.
+
+    Nothing is signalled unless the process under the recorded pid has the recorded start time.
+    """
+    identity.terminate(record.identity, timeout=timeout)
+
+
+def stop_server(settings: Settings, deployment: str, version: str) -> ProcessRecord | None:
+    """Forget one version's server, then stop it; returns its record (None when there was none)."""
+    with records_lock(settings, deployment):
+        path = server_path(settings, deployment, str(version))
+        record = load_record(path)
+        path.unlink(missing_ok=True)
+    if record is not None:
+        stop(record)
+    return record
 
 
 def stop_deployment(settings: Settings, deployment: str) -> list[ProcessRecord]:
-    """Stop every model server of a deployment and forget them; returns what was stopped."""
-    records = server_records(settings, deployment)
+    """Forget every model server of a deployment, then stop them; returns what was stopped."""
+    with records_lock(settings, deployment):
+        records = server_records(settings, deployment)
+        for record in records:
+            server_path(settings, deployment, record.version).unlink(missing_ok=True)
     for record in records:
         stop(record)
-        (serving_dir(settings) / deployment / f"v{record.version}.json").unlink(missing_ok=True)
     return records
 
 
 def stop_gateway(settings: Settings) -> None:
-    """Stop this home's gateway if it runs."""
-    record = gateway_record(settings)
+    """Forget this home's gateway, then stop it if it runs."""
+    with records_lock(settings, GATEWAY_LOCK):
+        record = load_record(gateway_path(settings))
+        gateway_path(settings).unlink(missing_ok=True)
     if record is not None:
         stop(record)
-    (serving_dir(settings) / "gateway.json").unlink(missing_ok=True)
 
 
 def save_deployment(settings: Settings, deployment: ModelDeployment) -> Path:

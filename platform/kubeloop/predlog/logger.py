@@ -2,7 +2,9 @@
 
 Servers call `submit(record)` on the request path; it never blocks: when the queue is full the record
 is dropped and counted. A background thread wakes every `flush_interval`, drains the queue in batches
-of up to `batch_size` records and hands them to every sink. `close()` drains what is left.
+of up to `batch_size` records and hands them to every sink. A record no sink accepted is counted as
+lost, and each sink's refusals are counted by sink, so an outage is never reported as written.
+`close()` drains what is left.
 """
 
 from __future__ import annotations
@@ -44,8 +46,10 @@ class PredictionLogger:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.dropped = 0
+        # Written: records at least one sink accepted; lost: records every sink refused.
         self.written = 0
-        self.failed = 0
+        self.lost = 0
+        self.sink_failures: dict[str, int] = {}
         # A deque, not a queue.Queue: append and popleft are atomic without a lock, and the flusher
         # polls instead of being notified, so a request never wakes another thread (a GIL hand-off).
         self._pending: deque[PredictionRecord] = deque()
@@ -92,10 +96,20 @@ class PredictionLogger:
                 return
 
     def _flush(self, batch: list[PredictionRecord]) -> None:
+        """Hand the batch to every sink; it is written if one took it, lost (and counted) if none did."""
+        accepted = 0
         for sink in self.sinks:
             try:
-                sink.write(batch)
+                taken = min(len(batch), sink.write(batch))
             except Exception:  # noqa: BLE001 - a failing sink must not stop logging to the others
-                self.failed += len(batch)
+                taken = 0
                 log.exception("prediction-log sink %s failed", type(sink).__name__)
-        self.written += len(batch)
+            self._count_failures(sink, len(batch) - taken)
+            accepted = max(accepted, taken)
+        self.written += accepted
+        self.lost += len(batch) - accepted
+
+    def _count_failures(self, sink: Sink, refused: int) -> None:
+        if refused:
+            name = type(sink).__name__
+            self.sink_failures[name] = self.sink_failures.get(name, 0) + refused

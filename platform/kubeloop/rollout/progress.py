@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubeloop.rollout.actions import FlipAliases
 from kubeloop.rollout.engine import next_analysis_at
 from kubeloop.rollout.state import Phase, RolloutState
 
@@ -63,3 +64,15 @@ def progress(state: RolloutState, *, now: float) -> Progress:
         next_analysis_in=next_in,
         promotion_in=promotion,
     )
+
+
+def champion_now(state: RolloutState) -> str:
+    """The version serving as champion now: the challenger once its promotion has flipped the aliases."""
+    flipping = any(isinstance(action, FlipAliases) for action in state.pending)
+    return state.challenger if state.phase is Phase.PROMOTED and not flipping else state.champion
+
+
+def previous_champion(state: RolloutState) -> str | None:
+    """The champion a promotion replaced (kept warm for a while), or None before or without one."""
+    now = champion_now(state)
+    return state.champion if now != state.champion else None

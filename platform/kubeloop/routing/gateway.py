@@ -8,6 +8,7 @@ turned into server URLs by a resolver; in local mode that is the process records
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -63,7 +64,7 @@ class GatewayRouter:
 
     def get_routes(self, deployment: str) -> Routes | None:
         """What the gateway does now for the deployment, or None when it has no routes."""
-        data = self._call("GET", deployment, missing_ok=True)
+        data = self.document(deployment)
         if data is None:
             return None
         return Routes(
@@ -77,6 +78,31 @@ class GatewayRouter:
     def bound(self, deployment: str) -> GatewayDeploymentRouter:
         """The TrafficRouter of one deployment on this gateway."""
         return GatewayDeploymentRouter(gateway=self, deployment=deployment)
+
+    def document(self, deployment: str) -> dict[str, Any] | None:
+        """The deployment's route as the gateway holds it (backend URLs included), or None."""
+        data = self._call("GET", deployment, missing_ok=True)
+        return None if data is None else dict(data)
+
+    def reroute(self, deployment: str) -> bool:
+        """Point each routed version at the server running it now; True when a URL had to change.
+
+        Routes name versions, but the gateway sends to URLs: a server restarted elsewhere leaves
+        them pointing at a dead port. A version with no running server keeps its URL.
+        """
+        document = self.document(deployment)
+        if document is None:
+            return False
+        moved = dict(document)
+        for role in ("stable", "canary", "shadow"):
+            backend = document.get(role)
+            with contextlib.suppress(NotFoundError):
+                if backend:
+                    moved[role] = {**backend, "url": self.resolve(deployment, backend["version"])[1]}
+        if moved == document:
+            return False
+        self._call("PUT", deployment, json=moved)
+        return True
 
     def delete_routes(self, deployment: str) -> None:
         """Forget the deployment's routes."""

@@ -9,7 +9,9 @@ PREDICTIONS_TOTAL = "kubeloop_predictions_total"  # counter: LABELS + class (cla
 PREDICTION_VALUE = "kubeloop_prediction_value"  # histogram: LABELS (regressors)
 PREDLOG_QUEUE_DEPTH = "kubeloop_predlog_queue_depth"  # gauge
 PREDLOG_DROPPED_TOTAL = "kubeloop_predlog_dropped_total"  # counter
-PREDLOG_WRITTEN_TOTAL = "kubeloop_predlog_written_total"  # counter
+PREDLOG_WRITTEN_TOTAL = "kubeloop_predlog_written_total"  # counter: records at least one sink accepted
+PREDLOG_LOST_TOTAL = "kubeloop_predlog_lost_total"  # counter: records every sink refused (never stored)
+PREDLOG_SINK_FAILURES_TOTAL = "kubeloop_predlog_sink_failures_total"  # counter: sink; records it refused
 
 # Gateway.
 GATEWAY_REQUESTS_TOTAL = "kubeloop_gateway_requests_total"  # counter: deployment, version, role, status
@@ -48,6 +50,9 @@ QUALITY_UPPER = "kubeloop_quality_upper"  # gauge: LABELS + metric, class
 QUALITY_LABELED_ROWS = "kubeloop_quality_labeled_rows"  # gauge: LABELS
 QUALITY_EFFECTIVE_ROWS = "kubeloop_quality_effective_rows"  # gauge: LABELS (Kish effective sample size)
 QUALITY_LAST_RUN = "kubeloop_quality_last_run_timestamp_seconds"  # gauge: deployment
+
+# Local mode's supervisor.
+LOCAL_RESTARTS_TOTAL = "kubeloop_local_restarts_total"  # counter: kind, deployment, version
 
 # Operator.
 RECONCILE_TOTAL = "kubeloop_operator_reconcile_total"  # counter: result

@@ -121,3 +121,34 @@ def test_report_is_written(
 def test_report_refuses_other_formats(capsys: pytest.CaptureFixture[str], finished: FileStateStore) -> None:
     code, _, err = cli(capsys, "rollout", "report", "iris", "-o", "report.pdf")
     assert code == 1 and ".html or .png" in err
+
+
+@pytest.mark.parametrize(
+    ("phase", "code"), [("promoted", 0), ("rolled-back", 3), ("aborted", 4), ("canary", 1)]
+)
+def test_a_controller_run_here_exits_with_the_rollouts_outcome(
+    capsys: pytest.CaptureFixture[str], settings: Settings, monkeypatch: pytest.MonkeyPatch, phase: str,
+    code: int,
+) -> None:
+    import signal
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    from kubeloop.controller import local
+    from kubeloop.rollout.state import Phase
+
+    class Ended:
+        def run(self, deployment: str, *, stop: object) -> object:
+            return SimpleNamespace(phase=Phase(phase), history=[])
+
+    @contextmanager
+    def running(*_: object, **__: object):  # type: ignore[no-untyped-def]
+        yield Ended()
+
+    monkeypatch.setattr(local, "running_controller", running)
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert cli(capsys, "rollout", "run", "iris")[0] == code
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)

@@ -123,5 +123,15 @@ def test_a_failing_sink_does_not_stop_the_others(tmp_path: Path) -> None:
     logger = PredictionLogger([FailingSink(), store], flush_interval=0.01)
     logger.submit(record("ok"))
     logger.close()
-    assert logger.failed == 1
+    assert logger.sink_failures == {"FailingSink": 1}
+    assert (logger.written, logger.lost) == (1, 0)
     assert read_predictions(tmp_path, "iris")["request_id"].unique().tolist() == ["ok"]
+
+
+def test_a_batch_every_sink_refused_is_lost_not_written() -> None:
+    logger = PredictionLogger([FailingSink(), FailingSink()], flush_interval=0.01)
+    for i in range(5):
+        logger.submit(record(str(i)))
+    logger.close()
+    assert (logger.written, logger.lost) == (0, 5)
+    assert logger.sink_failures == {"FailingSink": 10}

@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from kubeloop.serving.core.limits import HttpLimits
 from kubeloop.serving.gateway.app import Gateway
-from kubeloop.serving.gateway.http import Request, Response, ServerProtocol
+from kubeloop.serving.gateway.http import Request, Response
+from kubeloop.serving.gateway.listener import Connections, ServerProtocol
 from kubeloop.serving.gateway.routes import Backend, Route, RouteError, bucket, choose, parse_route
 
 TOKEN = "test-token"
@@ -63,8 +65,9 @@ class Harness:
 
     def listen(self, handler: Any) -> int:
         async def start() -> int:
-            server = await self.loop.create_server(lambda: ServerProtocol(handler, max_body=1000),
-                                                   "127.0.0.1", 0)
+            limits, connections = HttpLimits(max_body=1000), Connections(1000)
+            server = await self.loop.create_server(
+                lambda: ServerProtocol(handler, limits=limits, connections=connections), "127.0.0.1", 0)
             self.servers.append(server)
             return int(server.sockets[0].getsockname()[1])
 

@@ -37,13 +37,30 @@ def test_records_of_finished_processes_count_as_stopped(settings: Settings) -> N
                               text=True, check=True)
     record = processes.ProcessRecord(kind="kserve", pid=int(finished.stdout), port=1, deployment="iris",
                                      model="m", version="1")
-    processes._write(processes.serving_dir(settings) / "iris" / "v1.json", record)
+    processes.write_record(processes.serving_dir(settings) / "iris" / "v1.json", record)
     assert processes.server_records(settings, "iris") == [record]
     assert not record.alive()
     assert processes.gateway_record(settings) is None
     processes.stop(record)  # a no-op for a process that is gone
     assert [r.version for r in processes.stop_deployment(settings, "iris")] == ["1"]
     assert processes.server_records(settings) == []
+
+
+def test_a_record_whose_pid_was_recycled_is_neither_alive_nor_signalled(settings: Settings) -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        started = processes.ProcessRecord(kind="kserve", pid=other.pid, port=1, deployment="iris")
+        assert started.alive() and started.create_time
+        recycled = processes.ProcessRecord(kind="kserve", pid=other.pid, port=1, deployment="iris",
+                                           version="2", create_time=(started.create_time or 0) - 60)
+        processes.write_record(processes.serving_dir(settings) / "iris" / "v2.json", recycled)
+        (read,) = processes.server_records(settings, "iris")
+        assert read == recycled and not read.alive()
+        processes.stop_deployment(settings, "iris")
+        assert other.poll() is None, "the process now holding the recorded pid was signalled"
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_the_gateway_token_is_private_and_stable(settings: Settings) -> None:
