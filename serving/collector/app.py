@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,7 @@ from kubeloop.serving.collector.events import (
     RESPONSE_TYPE,
     Pairs,
     Source,
+    answer_extra,
     input_rows,
     mirrored,
     outputs,
@@ -115,7 +117,10 @@ class Collector:
             return 0
         record = self.pairs.response(key, outputs(payload), source=source, now=now)
         self.waiting.set(len(self.pairs))
-        return 0 if record is None else self._store([_with_id(record, request_id)])
+        if record is None:
+            return 0
+        extra = answer_extra(payload, record.outputs, source=source)
+        return self._store([replace(record, request_id=request_id, extra=extra)])
 
     def _store(self, records: Sequence[PredictionRecord]) -> int:
         written = self.write(records)
@@ -134,6 +139,7 @@ class Collector:
             model=query["model"],
             version=query.get("shadowVersion") or "unknown",
             role="shadow",
+            labeling=query.get("labeling", ""),
         )
         task = asyncio.get_running_loop().create_task(self._mirror(target, request_id, payload, shadow))
         self.tasks.add(task)
@@ -159,6 +165,7 @@ class Collector:
                 predictions = outputs(body) if status < 400 else []
             except ValueError:
                 predictions = []
+            extra = answer_extra(body, predictions, source=shadow) if predictions else {}
             self._store(
                 [
                     PredictionRecord(
@@ -172,15 +179,10 @@ class Collector:
                         outputs=predictions,
                         status=status,
                         latency_ms=(self.clock() - started) * 1000,
+                        extra=extra,
                     )
                 ]
             )
-
-
-def _with_id(record: PredictionRecord, request_id: str) -> PredictionRecord:
-    from dataclasses import replace
-
-    return replace(record, request_id=request_id)
 
 
 def build_app(collector: Collector) -> web.Application:

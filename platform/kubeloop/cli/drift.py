@@ -158,12 +158,10 @@ def history(
     trail = [
         [
             time.strftime("%Y-%m-%d %H:%M", time.gmtime(t.at)),
-            t.source_version,
             t.trigger,
-            t.run_id or "-",
-            t.run_state,
+            f"{t.run_id or '-'} ({t.run_state})",
             t.trained_on(),
-            t.model_version or "-",
+            f"{t.source_version} -> {t.model_version or '-'}",
             t.rollout or "-",
         ]
         for t in state.trail
@@ -171,8 +169,8 @@ def history(
     if not trail:
         stdout.print("no retrains yet")
         return
-    print_table("retrain trail", ["time (UTC)", "from", "trigger", "pipeline run", "state", "trained on",
-                                  "new version", "rollout"], trail)
+    columns = ["time (UTC)", "trigger", "pipeline run", "trained on", "version", "rollout"]
+    print_table("retrain trail", columns, trail)
 
 
 def register(app: typer.Typer) -> None:

@@ -74,6 +74,7 @@ class Processes:
         processes.start_server(
             self.settings, deployment=deployment.name, model=deployment.spec.model.name, version=version,
             runtime=serving.runtime, workers=serving.workers, max_batch_rows=serving.max_batch_size,
+            labeling=deployment.spec.labeling,
         )  # fmt: skip
         gateway = processes.start_gateway(self.settings, port=serving.port)
         GatewayRouter.from_settings(self.settings).set_routes(deployment.name, Routes(stable=version))

@@ -94,20 +94,25 @@ def measure(
     confidence = drift.quality.confidence if drift.quality is not None else 0.95
     recent = rows[rows["timestamp"] >= now - drift.quality_window()] if not rows.empty else rows
     reports = online_quality(recent, confidence=confidence)
-    messages: list[str] = []
-    offline = {r.version: _offline(registry, deployment, r.version, messages) for r in reports}
-    if version not in offline:
-        offline[version] = _offline(registry, deployment, version, messages)
+    versions = dict.fromkeys([*(r.version for r in reports), version])
+    offline, messages = offline_of(registry, model=deployment.spec.model.name, versions=list(versions))
     metrics.record(deployment=deployment.name, model=deployment.spec.model.name, reports=reports,
                    counts=counts, now=now, offline=offline)
     reading = reading_of(reports, deployment, version=version, offline=offline[version])
-    return Labeled(reading=reading, rows=rows, messages=tuple(messages), measured=True)
+    return Labeled(reading=reading, rows=rows, messages=messages, measured=True)
 
 
-def _offline(registry: OfflineMetrics, deployment: ModelDeployment, version: str, messages: list[str]
-             ) -> dict[str, float]:
-    try:
-        return offline_figures(registry.offline_metrics(deployment.spec.model.name, version))
-    except Exception as error:  # noqa: BLE001 - online figures stand without their offline twins
-        messages.append(f"no holdout metrics of version {version}: {type(error).__name__}: {error}")
-        return {}
+def offline_of(
+    registry: OfflineMetrics, *, model: str, versions: list[str]
+) -> tuple[dict[str, dict[str, float]], tuple[str, ...]]:
+    """Each version's holdout figures under the online metrics' names; a version the registry cannot
+    answer for gets none, and a message says why (the online figures stand without their twins)."""
+    found: dict[str, dict[str, float]] = {}
+    messages: list[str] = []
+    for version in versions:
+        try:
+            found[version] = offline_figures(registry.offline_metrics(model, version))
+        except Exception as error:  # noqa: BLE001 - a registry failure of any kind
+            found[version] = {}
+            messages.append(f"no holdout metrics of version {version}: {type(error).__name__}: {error}")
+    return found, tuple(messages)

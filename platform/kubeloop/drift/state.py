@@ -44,9 +44,10 @@ class TrailEntry:
         """What the run trained on, in words (for `drift history` and the demo)."""
         if self.train_on == "reference" or self.labels_since is None or self.labels_until is None:
             return "its data (reference)"
-        stamp = "%Y-%m-%d %H:%M:%S"
-        window = (f"{time.strftime(stamp, time.gmtime(self.labels_since))} to "
-                  f"{time.strftime(stamp, time.gmtime(self.labels_until))} UTC")
+        since, until = time.gmtime(self.labels_since), time.gmtime(self.labels_until)
+        same_day = since[:3] == until[:3]
+        window = (f"{time.strftime('%Y-%m-%d %H:%M:%S', since)}-"
+                  f"{time.strftime('%H:%M:%S' if same_day else '%Y-%m-%d %H:%M:%S', until)} UTC")
         mixed = " mixed with its data" if self.train_on == "both" else ""
         return f"{self.labeled_rows} labeled answers of {window}{mixed}"
 

@@ -50,6 +50,8 @@ def load_step(
 
     frame = training_frame(data=data, train_on=train_on, labels_from=labels_from, labels_window=labels_window,
                            labeled_share=labeled_share, target=target, settings=settings)
+    if train_on != "reference":
+        print(f"training table: {len(frame)} rows, {train_on} (labels of {labels_from}, {labels_window})")
     table_out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(table_out, index=False)
     return data_digest(frame)
@@ -73,9 +75,8 @@ def training_frame(
     from kubeloop.training.tables import training_table
 
     labeled = read_labeled(deployment=labels_from, window=labels_window, settings=settings)
-    print(f"training on {len(labeled)} labeled answers of {labels_from} ({labels_window}), {train_on}")
-    return training_table(train_on=train_on, target=target, share=labeled_share, reference=frame,
-                          labeled=labeled)
+    return training_table(train_on="labeled" if train_on == "labeled" else "both", target=target,
+                          share=labeled_share, reference=frame, labeled=labeled)
 
 
 def read_labeled(*, deployment: str, window: str, settings: Settings | None = None) -> Any:

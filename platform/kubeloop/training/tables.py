@@ -36,9 +36,10 @@ def _scaled(weights: np.ndarray, total: float) -> np.ndarray:
 
 
 def _weights(table: pd.DataFrame) -> np.ndarray:
-    if WEIGHT_COLUMN in table:
-        return table[WEIGHT_COLUMN].to_numpy(dtype=float)
-    return np.ones(len(table))
+    if WEIGHT_COLUMN not in table:
+        return np.ones(len(table))
+    found: np.ndarray = table[WEIGHT_COLUMN].to_numpy(dtype=float)
+    return found
 
 
 def mixed(labeled: pd.DataFrame, reference: pd.DataFrame, *, share: float, target: str) -> pd.DataFrame:

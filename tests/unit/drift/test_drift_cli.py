@@ -47,11 +47,15 @@ def test_history_names_the_labeled_window_a_version_was_trained_on(
     save_state(state_path(settings.state_dir, "iris"), state.with_trail(trail, retrain=True))
 
     main(["drift", "history", "iris"])
-    shown = " ".join(capsys.readouterr().out.split())
+    shown = capsys.readouterr().out
+    main(["drift", "history", "iris", "--json"])
+    saved = json.loads(capsys.readouterr().out)
 
-    assert "online accuracy 0.620" in shown and "quality" in shown
-    assert trail.trained_on() == "140 labeled answers of 1970-01-01 00:00:00 to 1970-01-01 00:10:00 UTC"
-    assert "140 labeled answers" in shown
+    assert trail.trained_on() == "140 labeled answers of 1970-01-01 00:00:00-00:10:00 UTC"
+    assert "online accuracy" in shown and "labeled" in shown and "quality" in shown
+    assert saved["history"][0]["quality"]["high"] == 0.69
+    assert {k: saved["trail"][0][k] for k in ("train_on", "labels_since", "labels_until", "labeled_rows")} == {
+        "train_on": "labeled", "labels_since": 0.0, "labels_until": 600.0, "labeled_rows": 140}
 
 
 def test_history_without_retrains_says_so(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
