@@ -30,8 +30,11 @@ class LabelSource(Protocol):
     def read(self, deployment: str, since: float, until: float) -> pd.DataFrame:
         """Labeled answers of predictions made in [since, until): one row per version and role answering."""
 
+    def counts(self, deployment: str) -> dict[str, int]:
+        """Labels received by outcome and how many are stored (without reading the logs)."""
+
     def status(self, deployment: str) -> dict[str, int]:
-        """Labels stored, by outcome, and how many wait for their prediction."""
+        """`counts` plus how many stored labels wait for their prediction."""
 
 
 class OfflineMetrics(Protocol):
@@ -84,8 +87,13 @@ def measure(
     labels: LabelSource, registry: OfflineMetrics, deployment: ModelDeployment, *, version: str, now: float,
     metrics: QualityMetrics,
 ) -> Labeled:
-    """Read the window's labels, measure every version in it, record the gauges, give the reading."""
+    """Read the window's labels, measure every version in it, record the gauges, give the reading.
+
+    A deployment that has no labels at all costs one look at its label database, not a read of its logs.
+    """
     try:
+        if not labels.counts(deployment.name).get("stored"):
+            return Labeled()
         rows = read_window(labels, deployment, now=now)
         counts = labels.status(deployment.name)
     except Exception as error:  # noqa: BLE001 - the drift verdict stands without labels

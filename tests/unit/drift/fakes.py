@@ -129,5 +129,10 @@ class FakeLabels:
         self.reads.append((deployment, since, until))
         return self.window
 
+    def counts(self, deployment: str) -> dict[str, int]:
+        if self.fail:
+            raise OSError("label database is locked")
+        return {"stored": len(self.window)}
+
     def status(self, deployment: str) -> dict[str, int]:
-        return {"stored": len(self.window), "unmatched": 3}
+        return {**self.counts(deployment), "unmatched": 3}

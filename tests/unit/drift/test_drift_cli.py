@@ -54,8 +54,8 @@ def test_history_names_the_labeled_window_a_version_was_trained_on(
     assert trail.trained_on() == "140 labeled answers of 1970-01-01 00:00:00-00:10:00 UTC"
     assert "online accuracy" in shown and "labeled" in shown and "quality" in shown
     assert saved["history"][0]["quality"]["high"] == 0.69
-    assert {k: saved["trail"][0][k] for k in ("train_on", "labels_since", "labels_until", "labeled_rows")} == {
-        "train_on": "labeled", "labels_since": 0.0, "labels_until": 600.0, "labeled_rows": 140}
+    window = {k: saved["trail"][0][k] for k in ("train_on", "labels_since", "labels_until", "labeled_rows")}
+    assert window == {"train_on": "labeled", "labels_since": 0.0, "labels_until": 600.0, "labeled_rows": 140}
 
 
 def test_history_without_retrains_says_so(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:

@@ -392,3 +392,16 @@ def test_unreadable_labels_leave_the_drift_verdict_and_say_why(tmp_path: Path, s
 
     assert outcome.result.status == "drift" and outcome.quality is None
     assert "could not read labels: OSError: label database is locked" in outcome.messages
+
+
+def test_a_deployment_without_labels_never_has_its_logs_read_for_quality(
+    tmp_path: Path, store: FakeStore
+) -> None:
+    labels = FakeLabels()
+    job = make_job(tmp_path, store, {HOUR: logs(400)}, labels=labels)
+
+    outcome = run_drift_job(job, deployment=quality_deployment(), now=HOUR)
+
+    assert labels.reads == [] and outcome.quality is None
+    assert outcome.decision is not None
+    assert "no labeled answers of version 1 in the window" in outcome.decision.reason
