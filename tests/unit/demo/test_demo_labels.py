@@ -40,6 +40,16 @@ def test_the_labeler_labels_the_chosen_rows_late_and_only_once(tmp_path: Path) -
     # `recent` was answered 0.5 s ago (labels come later), `skipped` was not chosen (probability 0),
     # `unknown` has no truth, `labeled` has its label already.
     assert due == [{"request_id": "old", "row": 0, "label": 2}]
+    LocalLabelStore.from_settings(settings).put("iris", [Label(request_id="old", label=2)])
+    later = LogStore(settings.logs_dir)  # a second server's file, and the lines after the ones already read
+    later.write([PredictionRecord(request_id="new", timestamp=NOW - 5, deployment="iris", model="m",
+                                  version="1", role="champion", inputs=[{"x": 1.0}], outputs=[1],
+                                  extra={"inclusion": [1.0]})])
+    later.close()
+    truth["new"] = 1
+    # `recent` is 2 s old now, and `new` was read from the file written since the last look.
+    assert sorted(labeler.due(now=NOW + 2), key=str) == [{"request_id": "new", "row": 0, "label": 1},
+                                                         {"request_id": "recent", "row": 0, "label": 1}]
 
 
 def outcome(reading: QualityReading | None, reason: str) -> JobOutcome:
