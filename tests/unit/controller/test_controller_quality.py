@@ -9,8 +9,8 @@ import pandas as pd
 from controller_fakes import Clock, DialMetrics, FakeRegistry
 
 from kubeloop.controller.loop import Controller, Ports
-from kubeloop.rollout.state import Phase
 from kubeloop.rollout.file_store import FileStateStore
+from kubeloop.rollout.state import Phase
 from kubeloop.routing.base import Routes
 from kubeloop.routing.memory import MemoryRouter, MemoryServers
 from kubeloop.spec import RolloutSpec
