@@ -27,8 +27,21 @@ IMAGE = f"ghcr.io/kubeloop/kubeloop:{__version__}"
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def load_table(data: str, table: Output[Dataset]) -> str:
-    """Read a CSV or Parquet path or URI (empty: the iris example) into a Dataset; return its data digest."""
+def load_table(
+    data: str,
+    table: Output[Dataset],
+    train_on: str = "reference",
+    labels_from: str = "",
+    labels_window: str = "",
+    labeled_share: float = 0.5,
+    target: str = "target",
+) -> str:
+    """Read a CSV or Parquet path or URI (empty: the iris example) into a Dataset; return its data digest.
+
+    With `train_on` labeled (or both), the table is the labeled predictions of deployment `labels_from`
+    made in `labels_window` (`SINCE..UNTIL` or a duration such as 1d): logged inputs, the label as
+    `target`, a `sample_weight` of 1 / inclusion probability (alone, or mixed with `data` so that the
+    labeled rows carry `labeled_share` of the weight)."""
     from kubeloop.components.task import end_without_teardown
 
     end_without_teardown()
@@ -36,12 +49,13 @@ def load_table(data: str, table: Output[Dataset]) -> str:
 
     from kubeloop.training.steps import load_step
 
-    if not data:
+    if not data and train_on != "labeled":
         from kubeloop.settings import load_settings
         from kubeloop.training.data import default_dataset
 
         data = str(default_dataset(load_settings().home))
-    return load_step(data=data, table_out=Path(table.path))
+    return load_step(data=data, table_out=Path(table.path), train_on=train_on, labels_from=labels_from,
+                     labels_window=labels_window, labeled_share=labeled_share, target=target)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -55,9 +69,12 @@ def validate_table(
     min_rows: int = 20,
     test_size: float = 0.25,
     seed: int = 42,
+    weight_column: str = "",
 ) -> str:
     """Check a table (schema, missing values, ranges, target, rows; against `expected_schema` JSON when
-    given) and split it into train and holdout; return the table's schema as JSON."""
+    given) and split it into train and holdout; return the table's schema as JSON. Sample weights
+    (`weight_column`, else a `sample_weight` column) stay out of the features and reach both parts
+    as `sample_weight`, which the trainer fits with and `evaluate_model` weighs the holdout by."""
     from kubeloop.components.task import end_without_teardown
 
     end_without_teardown()
@@ -75,6 +92,7 @@ def validate_table(
         seed=seed,
         train_out=Path(train.path),
         holdout_out=Path(holdout.path),
+        weight_column=weight_column,
     )
 
 
@@ -83,7 +101,8 @@ def evaluate_model(
     model_uri: str, holdout: Input[Dataset], target: str, model_name: str, task: str = "auto"
 ) -> str:
     """Score a candidate (any MLflow model URI) and `model_name`'s champion on the same holdout with the
-    task's metrics; log them on the candidate's run; return the evaluation as JSON."""
+    task's metrics (weighted by its `sample_weight` column when it has one); log them on the candidate's
+    run; return the evaluation as JSON."""
     from kubeloop.components.task import context, end_without_teardown
 
     end_without_teardown()

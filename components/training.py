@@ -29,8 +29,9 @@ def train_sklearn(
     model_name: str,
     experiment: str,
 ) -> str:
-    """Fit a scikit-learn estimator (logistic, random_forest, gradient_boosting) on the training split,
-    log it to MLflow with its signature and input example; return the model's URI."""
+    """Fit a scikit-learn estimator (logistic, random_forest, gradient_boosting) on the training split
+    (with its sample weights when the schema names them), log it to MLflow with its signature and input
+    example; return the model's URI."""
     from kubeloop.components.task import context, end_without_teardown
 
     end_without_teardown()
@@ -68,9 +69,16 @@ def training_pipeline(
     gate_threshold: float = 0.7,
     gate_min_improvement: float = 0.0,
     experiment: str = "kubeloop-training",
+    train_on: str = "reference",
+    labels_from: str = "",
+    labels_window: str = "",
+    labeled_share: float = 0.5,
+    weight_column: str = "",
 ) -> None:
-    """The training pipeline; `data` empty means the iris example."""
-    loaded = load_table(data=data)
+    """The training pipeline; `data` empty means the iris example. `train_on` labeled or both trains on
+    the labeled predictions of `labels_from` in `labels_window`, weighted by inclusion probability."""
+    loaded = load_table(data=data, train_on=train_on, labels_from=labels_from, labels_window=labels_window,
+                        labeled_share=labeled_share, target=target)
     checked = validate_table(
         table=loaded.outputs["table"],
         target=target,
@@ -78,6 +86,7 @@ def training_pipeline(
         min_rows=min_rows,
         test_size=test_size,
         seed=seed,
+        weight_column=weight_column,
     )
     trained = train_sklearn(
         train=checked.outputs["train"],

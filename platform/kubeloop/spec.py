@@ -207,6 +207,35 @@ class RolloutSpec(Frozen):
         return self
 
 
+# Online quality metrics a retrain can fire on; each has an offline twin in the training evaluation.
+QualityTriggerMetric = Literal["accuracy", "macro-f1", "mae", "rmse", "r2"]
+
+
+class QualityTriggerSpec(Frozen):
+    """Retrain on a quality drop (concept drift): the serving version's online quality, from labels, shown
+    to be below its own offline (holdout) figure by more than `maxDrop` at `confidence`."""
+
+    metric: QualityTriggerMetric = "accuracy"
+    # In the metric's units: 0.05 is five points of accuracy; for mae/rmse, a rise of that much.
+    max_drop: float = Field(default=0.05, ge=0)
+    min_labels: int = Field(default=200, ge=1)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    # Predictions this far back are measured (labels arrive late); 0 means the drift check's window.
+    window: Duration = 0.0
+
+
+class LabeledTrainingSpec(Frozen):
+    """Which labeled production rows a retrain trains on (`trainOn: labeled` or `both`)."""
+
+    # Labeled predictions this far back; 0 means the drift check's window.
+    window: Duration = 0.0
+    # With trainOn both: the share of the total sample weight the labeled rows carry (the rest: the
+    # pipeline's own `data`, every row alike).
+    share: float = Field(default=0.5, gt=0, lt=1)
+    # Fewer labeled rows than this and the retrain waits (it says so) rather than train on too little.
+    min_rows: int = Field(default=50, ge=10)
+
+
 class DriftSpec(Frozen):
     """Drift monitoring and the retrain policy it feeds."""
 
@@ -229,6 +258,20 @@ class DriftSpec(Frozen):
     pipeline: str = "training"
     params: dict[str, Any] = Field(default_factory=dict)
     auto_rollout: bool = True
+    # A second trigger beside input drift: the serving version's online quality dropped (null: off).
+    quality: QualityTriggerSpec | None = None
+    # What a retrain trains on: the pipeline's `data` (reference), the labeled production window
+    # (labeled), or both mixed (weighted as `labeled.share` says).
+    train_on: Literal["reference", "labeled", "both"] = "reference"
+    labeled: LabeledTrainingSpec = Field(default_factory=LabeledTrainingSpec)
+
+    def quality_window(self) -> float:
+        """How far back the quality trigger measures (its own window, else the drift window)."""
+        return (self.quality.window if self.quality is not None else 0.0) or self.window
+
+    def labeled_window(self) -> float:
+        """How far back the labeled training rows go (their own window, else the drift window)."""
+        return self.labeled.window or self.window
 
 
 Rate = Annotated[float, Field(gt=0, le=1)]

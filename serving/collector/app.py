@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,7 @@ from kubeloop.serving.collector.events import (
     RESPONSE_TYPE,
     Pairs,
     Source,
+    answer_extra,
     input_rows,
     mirrored,
     outputs,
@@ -129,7 +131,8 @@ class Collector:
         if record is None:
             self.unpaired.labels("response").inc()
             return 0
-        return self._store([_with_id(record, request_id)])
+        extra = answer_extra(payload, record.outputs, source=source)
+        return self._store([replace(record, request_id=request_id, extra=extra)])
 
     def _store(self, records: Sequence[PredictionRecord]) -> int:
         written = self.write(records)
@@ -148,6 +151,7 @@ class Collector:
             model=query["model"],
             version=query.get("shadowVersion") or "unknown",
             role="shadow",
+            labeling=query.get("labeling", ""),
         )
         task = asyncio.get_running_loop().create_task(self._mirror(target, request_id, payload, shadow))
         self.tasks.add(task)
@@ -173,6 +177,7 @@ class Collector:
                 predictions = outputs(body) if status < 400 else []
             except ValueError:
                 predictions = []
+            extra = answer_extra(body, predictions, source=shadow) if predictions else {}
             self._store(
                 [
                     PredictionRecord(
@@ -186,15 +191,10 @@ class Collector:
                         outputs=predictions,
                         status=status,
                         latency_ms=(self.clock() - started) * 1000,
+                        extra=extra,
                     )
                 ]
             )
-
-
-def _with_id(record: PredictionRecord, request_id: str) -> PredictionRecord:
-    from dataclasses import replace
-
-    return replace(record, request_id=request_id)
 
 
 def build_app(collector: Collector) -> web.Application:

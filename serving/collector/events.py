@@ -2,19 +2,25 @@
 
 KServe's logger posts two binary-mode CloudEvents per call, `...inference.request` and
 `...inference.response`, with the same `ce-id`; the body is the V1 (`instances`/`predictions`) or
-V2 (`inputs`/`outputs`) payload. Who logged (deployment, model, version, role) comes from the query
-string of the logger URL the operator configured.
+V2 (`inputs`/`outputs`) payload. Who logged (deployment, model, version, role) and the deployment's
+labeling policy come from the query string of the logger URL the operator configured; with a policy,
+each answered row gets its inclusion probability, as a model server records it in local mode.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from kubeloop.predlog.schema import PredictionRecord
+from kubeloop.errors import SpecError
+from kubeloop.labels.policy import inclusion_probabilities
+from kubeloop.labels.serving import labeling_policy
+from kubeloop.predlog.schema import INCLUSION_KEY, PredictionRecord
+from kubeloop.spec import LabelingSpec
 
 REQUEST_TYPE = "org.kubeflow.serving.inference.request"
 RESPONSE_TYPE = "org.kubeflow.serving.inference.response"
@@ -29,14 +35,45 @@ class Source:
     model: str
     version: str
     role: str
+    labeling: str = ""  # the deployment's labeling policy as JSON (kubeloop.labels.serving.policy_json)
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> Source:
-        """Read the four keys; ValueError names the missing ones."""
+        """Read the four keys and the policy; ValueError names the missing keys or a bad policy."""
         missing = [key for key in SOURCE_KEYS if not query.get(key)]
         if missing:
             raise ValueError(f"the logger URL lacks query parameters: {', '.join(missing)}")
-        return cls(**{key: query[key] for key in SOURCE_KEYS})
+        source = cls(**{key: query[key] for key in SOURCE_KEYS}, labeling=query.get("labeling", ""))
+        source.policy()  # a policy that does not parse is refused with the event, naming it
+        return source
+
+    def policy(self) -> LabelingSpec | None:
+        """The labeling policy, parsed once per distinct text (None: the deployment labels nothing)."""
+        try:
+            return _policy(self.labeling)
+        except SpecError as error:  # the message names the field
+            raise ValueError(str(error)) from None
+
+
+@lru_cache(maxsize=64)
+def _policy(text: str) -> LabelingSpec | None:
+    return labeling_policy(text)
+
+
+def answer_extra(payload: Any, predictions: Sequence[Any], *, source: Source) -> dict[str, Any]:
+    """What a response adds to its record, as a server logs it: the class probabilities and classes a V1
+    answer carries, and each row's inclusion probability under the deployment's labeling policy."""
+    extra: dict[str, Any] = {}
+    probabilities = payload.get("probabilities") if isinstance(payload, Mapping) else None
+    if not (isinstance(probabilities, list) and len(probabilities) == len(predictions)):
+        probabilities = None
+    if probabilities is not None and isinstance(payload.get("classes"), list):
+        extra |= {"classes": payload["classes"], "probabilities": probabilities}
+    policy = source.policy()
+    if policy is not None:
+        extra[INCLUSION_KEY] = inclusion_probabilities(policy, predictions=list(predictions),
+                                                       probabilities=probabilities)
+    return extra
 
 
 def input_rows(payload: Any) -> list[dict[str, Any]]:

@@ -20,6 +20,21 @@ pytestmark = pytest.mark.k8s
 RULES = CHART / "rules" / "alerts.yaml"
 DECISIONS, DRIFT, DROPPED = names.ROLLOUT_DECISIONS_TOTAL, names.DRIFT_DETECTED, names.PREDLOG_DROPPED_TOTAL
 
+
+
+def _quality(deployment: str, version: str, *, upper: float, labels: int, role: str = "champion"
+             ) -> list[dict[str, str]]:
+    """A version's pushed accuracy bound, labeled rows (with the Pushgateway's job and instance labels),
+    and its holdout accuracy of 0.95, constant for an hour."""
+    base = f'deployment="{deployment}",model="m",version="{version}",job="kubeloop-quality",instance=""'
+    return [
+        {"series": f'{names.QUALITY_UPPER}{{{base},role="{role}",metric="accuracy",class=""}}',
+         "values": f"{upper}x60"},
+        {"series": f'{names.QUALITY_LABELED_ROWS}{{{base},role="{role}"}}', "values": f"{labels}x60"},
+        {"series": f'{names.QUALITY_OFFLINE}{{{base},metric="accuracy"}}', "values": "0.95x60"},
+    ]
+
+
 # alert -> (input series, [(eval time, [expected label sets])]).
 CASES: dict[str, tuple[list[dict[str, str]], list[tuple[str, list[dict[str, str]]]]]] = {
     "KubeloopRolloutStuck": (
@@ -65,6 +80,15 @@ CASES: dict[str, tuple[list[dict[str, str]], list[tuple[str, list[dict[str, str]
              "values": " ".join(["1", "1", "0"] * 40)},  # a clean window every third run
         ],
         [("30m", []), ("80m", [{"deployment": "iris", "severity": "warning"}])],
+    ),
+    "KubeloopQualityBelowHoldout": (
+        # iris v2: upper bound 0.80 against a holdout of 0.95 on 400 labels, a drop shown; wine v1: within
+        # 5 points; digits v3: too few labels; pets v4: only its shadow is worse.
+        [*_quality("iris", "2", upper=0.80, labels=400), *_quality("wine", "1", upper=0.93, labels=400),
+         *_quality("digits", "3", upper=0.50, labels=150),
+         *_quality("pets", "4", upper=0.50, labels=400, role="shadow")],
+        [("20m", []),
+         ("40m", [{"deployment": "iris", "version": "2", "metric": "accuracy", "severity": "warning"}])],
     ),
     "KubeloopPredictionLogsDropping": (
         [

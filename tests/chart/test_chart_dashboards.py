@@ -26,8 +26,13 @@ GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "1h", "$deployment": 
 
 def queries(board: dict[str, Any]) -> list[str]:
     """Every PromQL expression of a dashboard: panel targets and annotations."""
-    exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
+    exprs = [t["expr"] for p in graphs(board) for t in p["targets"]]
     return exprs + [a["expr"] for a in board["annotations"]["list"]]
+
+
+def graphs(board: dict[str, Any]) -> list[dict[str, Any]]:
+    """The panels that draw something (rows only title the panels under them)."""
+    return [p for p in board["panels"] if p["type"] != "row"]
 
 
 def concrete(expr: str) -> str:
@@ -48,7 +53,7 @@ def test_the_three_dashboards_exist() -> None:
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
 def test_queries_use_only_exported_metric_names(path: Path) -> None:
     board = _load(path)
-    assert all(p["targets"] for p in board["panels"]), "a panel without a query"
+    assert all(p["targets"] for p in graphs(board)), "a panel without a query"
     for expr in queries(board) + [v["definition"] for v in board["templating"]["list"] if "definition" in v]:
         used = {re.sub(r"_(bucket|count|sum)$", "", m) for m in re.findall(r"kubeloop_[a-z0-9_]+", expr)}
         assert used, f"no kubeloop metric in {expr}"
@@ -65,6 +70,21 @@ def test_every_query_parses_with_promtool(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+def test_serving_dashboard_has_a_quality_row_of_online_against_holdout_quality() -> None:
+    panels = _load(CHART / "dashboards" / "serving.json")["panels"]
+    row = next(i for i, p in enumerate(panels) if p["type"] == "row")
+    below = panels[row + 1:]
+    assert panels[row]["title"] == "Quality" and panels[row]["gridPos"]["w"] == 24
+    assert all(p["gridPos"]["y"] > panels[row]["gridPos"]["y"] for p in below)
+    used = " ".join(t["expr"] for p in below for t in p["targets"])
+    for metric in (names.QUALITY_VALUE, names.QUALITY_LOWER, names.QUALITY_UPPER, names.QUALITY_OFFLINE,
+                   names.QUALITY_LABELED_ROWS, names.QUALITY_EFFECTIVE_ROWS, names.LABELS_RECEIVED_TOTAL,
+                   names.LABELS_STORED, names.LABELS_UNMATCHED):
+        assert metric in used, metric
+    positions = {(p["gridPos"]["x"], p["gridPos"]["y"]) for p in panels}
+    assert len(positions) == len(panels), "two panels in one place"
 
 
 def test_rollouts_dashboard_shows_decisions_as_annotations() -> None:

@@ -1,8 +1,8 @@
-"""Given/When helpers for the label end-to-end tests: clients that know the truth, and a labeler.
+"""Given/When helpers for the label end-to-end tests: clients that know the truth.
 
 `Clients` send iris rows through the gateway and remember, per `x-request-id`, the true species and
-who answered. `Labeler` plays a labeling tool: it polls the labeling queue (the rows the deployment's
-policy chose) and posts their true species to the gateway's label endpoint, as a person would later.
+who answered; the demo's labeler (`kubeloop.demo.labeler.Labeler`) plays the labeling tool on their
+truth: it works through the labeling queue and posts the true species to the gateway's label endpoint.
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ from typing import Any
 
 import httpx
 
-from kubeloop.labels import LocalLabelStore, chosen_rows
-from kubeloop.predlog import read_predictions
 from kubeloop.serving.testing import IRIS_COLUMNS, iris_frame
-from kubeloop.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -78,37 +75,6 @@ def send(client: httpx.Client, url: str, row: dict[str, Any], species: str) -> A
         return Answer("", species, 599, "?")
     return Answer(response.headers.get("x-request-id", ""), species, response.status_code,
                   response.headers.get("x-kubeloop-version", "?"))
-
-
-@dataclass
-class Labeler(Background):
-    """Labels what the policy chose, from the clients' truth, through the gateway, every `period` s."""
-
-    settings: Settings
-    gateway: str
-    clients: Clients
-    since: float
-    period: float = 0.5
-    posted: int = 0
-    statuses: list[int] = field(default_factory=list)
-
-    def label_once(self, client: httpx.Client) -> None:
-        """Post the labels of every chosen, not yet labeled row whose truth is known."""
-        store = LocalLabelStore.from_settings(self.settings)
-        predictions = read_predictions(self.settings, "iris", since=self.since)
-        queue = chosen_rows(predictions, labeled=store.labels("iris"))
-        truth = self.clients.truth()
-        batch = [{"request_id": r, "row": int(i), "label": truth[r]}
-                 for r, i in zip(queue["request_id"], queue["row"], strict=True) if r in truth]
-        if batch:
-            response = client.post(f"{self.gateway}/v1/models/iris/labels", json=batch)
-            self.statuses.append(response.status_code)
-            self.posted += len(batch)
-
-    def run(self) -> None:
-        with httpx.Client(timeout=30) as client:
-            while not self.stop.wait(self.period):
-                self.label_once(client)
 
 
 def wait_until(predicate: Any, *, timeout: float, what: str) -> Any:

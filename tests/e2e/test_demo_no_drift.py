@@ -44,10 +44,10 @@ def undrifted_logs(settings: Settings, *, start: float, window: float, seed: int
 
 
 def test_no_retrain_fires_over_many_undrifted_windows(settings: Settings) -> None:
-    data = write_datasets(settings)
+    write_datasets(settings)
     outcome = run_in_process(TrainingConfig.from_params({"model_name": MODEL}), settings=settings)
     assert outcome.version == "1", outcome
-    deployment = demo_deployment(timing=FAST, port=8080, training_data=data.incoming_glob)
+    deployment = demo_deployment(timing=FAST, port=8080)
     window, start = deployment.spec.drift.window, 1_700_000_000.0
 
     statuses = []

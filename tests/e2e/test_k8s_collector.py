@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from aiohttp import web
 
@@ -193,3 +194,50 @@ def test_a_response_without_its_request_is_counted_as_a_lost_record(collector: s
     before = lost()
     assert post_event(collector, "response", "never-requested", {"predictions": [1]}).status_code == 202
     assert lost() == before + 1
+
+
+def wait_until_logged(logs: Path, deployment: str, *, rows: int) -> pd.DataFrame:
+    """The deployment's logs once they hold `rows` rows (shadow replays land a moment later)."""
+    deadline = time.time() + 10
+    frame = read_predictions(logs / "predictions", deployment)
+    while len(frame) < rows and time.time() < deadline:
+        time.sleep(0.1)
+        frame = read_predictions(logs / "predictions", deployment)
+    return frame
+
+
+def test_the_deployments_labeling_policy_in_the_logger_url_weighs_each_logged_row(
+    collector: str, shadow_server: str, logs: Path
+) -> None:
+    from kubeloop.k8s.config import ClusterConfig
+    from kubeloop.k8s.kserve.resources import Mirror, logger_url
+    from kubeloop.labels import Label, LocalLabelStore
+    from kubeloop.spec import parse_deployment
+
+    deployment = parse_deployment({"metadata": {"name": "iris-labeled"}, "spec": {
+        "model": {"name": "iris-classifier"}, "router": "kserve",
+        "labeling": {"policy": "stratified", "rate": 0.2, "classRates": {"1": 1.0}}}})
+    config = ClusterConfig(collector_url=f"{collector}/events")
+    query = logger_url(config, deployment, version="3", role="champion").split("?", 1)[1]
+    for i, predicted in enumerate([0, 1, 0]):
+        post_event(collector, "request", f"p{i}", {"instances": [[5.1, 3.5]]}, query=query)
+        answer = {"predictions": [predicted], "probabilities": [[0.7, 0.3]], "classes": [0, 1]}
+        post_event(collector, "response", f"p{i}", answer, query=query)
+    mirrored = logger_url(config, deployment, version="3", role="champion",
+                          mirror=Mirror(url=shadow_server, percent=100, version="4")).split("?", 1)[1]
+    post_event(collector, "request", "m0", {"instances": [[5.1, 3.5]]}, query=mirrored)
+    post_event(collector, "response", "m0", {"predictions": [0]}, query=mirrored)
+    frame = wait_until_logged(logs, "iris-labeled", rows=5)
+    champion = frame[frame["role"] == "champion"].set_index("request_id")
+    assert champion["inclusion_probability"].to_dict() == {"p0": 0.2, "p1": 1.0, "p2": 0.2, "m0": 0.2}
+    assert champion.loc[["p0", "p1", "p2"], "probability.1"].tolist() == [0.3, 0.3, 0.3]
+    shadow = frame[frame["role"] == "shadow"]
+    assert shadow["inclusion_probability"].tolist() == [1.0]  # the shadow answered 1: all of class 1
+    store = LocalLabelStore(logs / "predictions")
+    store.put("iris-labeled", [Label(request_id="p0", label=0), Label(request_id="m0", label=0)])
+    joined = store.read("iris-labeled", 0, time.time() + 1).set_index("request_id")
+    assert joined.loc["p0", "weight"] == 5.0  # the policy's 1 / 0.2, where it weighed 1 before
+    assert set(joined.loc[["m0"], "weight"]) == {1.0}  # chosen by either role: the larger probability
+    bad = query.replace("labeling=", "labeling=%7B%22policy%22%3A%22sometimes%22%7D&ignored=")
+    refused = post_event(collector, "request", "p9", {"instances": [[1.0, 2.0]]}, query=bad)
+    assert refused.status_code == 400 and "policy" in refused.json()["error"]

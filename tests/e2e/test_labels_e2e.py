@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from labels_harness import Clients, Labeler, wait_until
+from labels_harness import Clients, wait_until
 from rollout_harness import iris_deployment, kubeloop, rollout_state
 
+from kubeloop.demo.labeler import Labeler
 from kubeloop.registry.mlflow_registry import MlflowRegistry
 from kubeloop.serving.testing import register_iris
 from kubeloop.settings import Settings
@@ -132,7 +133,8 @@ def rollout(world: World, version: str) -> tuple[dict, Clients, Labeler]:
     strategy = world.workdir / "quality.yaml"
     strategy.write_text(STRATEGY)
     with Clients(world.gateway, rate=25) as clients:
-        with Labeler(world.settings, world.gateway, clients, since=time.time()) as labeler:
+        with Labeler(settings=world.settings, gateway=world.gateway, deployment="iris", truth=clients.truth,
+                     delay=0.0, period=0.5, since=time.time()) as labeler:
             kubeloop("rollout", "start", "iris", "--version", version, "--strategy", str(strategy), "--wait",
                      timeout=300)
     return rollout_state(world.settings, "iris"), clients, labeler

@@ -79,14 +79,17 @@ def show(outcome: JobOutcome) -> None:
         stdout.print(f"note: {line}", highlight=False)
     if outcome.report:
         stdout.print(f"report: {outcome.report}", highlight=False)
+    if outcome.quality is not None:
+        stdout.print(f"quality: {outcome.quality.shown()}", highlight=False)
     if outcome.decision is not None:
         action = "RETRAIN" if outcome.decision.fire else "no retrain"
         stdout.print(f"{action}: {outcome.decision.reason}", highlight=False)
     if outcome.trail is not None:
         trail = outcome.trail
         stdout.print(
-            f"trail: pipeline run {trail.run_id} ({trail.run_state}) -> model version "
-            f"{trail.model_version or '?'} -> rollout {trail.rollout or '-'}",
+            f"trail: {trail.trigger} -> pipeline run {trail.run_id} ({trail.run_state}) on "
+            f"{trail.trained_on()} -> model version {trail.model_version or '?'} -> "
+            f"rollout {trail.rollout or '-'}",
             highlight=False,
         )
 
@@ -146,17 +149,19 @@ def history(
             o.version,
             o.status,
             "-" if o.drift_share is None else f"{o.drift_share:.2f}",
+            "-" if o.quality is None else o.quality.shown(),
         ]
         for o in state.history[-15:]
     ]
-    print_table(f"drift checks of {deployment}", ["time (UTC)", "version", "status", "share"], checks)
+    columns = ["time (UTC)", "version", "status", "share", "quality"]
+    print_table(f"drift checks of {deployment}", columns, checks)
     trail = [
         [
             time.strftime("%Y-%m-%d %H:%M", time.gmtime(t.at)),
-            t.source_version,
-            t.run_id or "-",
-            t.run_state,
-            t.model_version or "-",
+            t.trigger,
+            f"{t.run_id or '-'} ({t.run_state})",
+            t.trained_on(),
+            f"{t.source_version} -> {t.model_version or '-'}",
             t.rollout or "-",
         ]
         for t in state.trail
@@ -164,9 +169,8 @@ def history(
     if not trail:
         stdout.print("no retrains yet")
         return
-    print_table(
-        "retrain trail", ["time (UTC)", "from", "pipeline run", "state", "new version", "rollout"], trail
-    )
+    columns = ["time (UTC)", "trigger", "pipeline run", "trained on", "version", "rollout"]
+    print_table("retrain trail", columns, trail)
 
 
 def register(app: typer.Typer) -> None:

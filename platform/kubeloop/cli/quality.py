@@ -9,9 +9,11 @@ import typer
 
 from kubeloop.cli.labels import known_store, window_bounds
 from kubeloop.cli.output import print_json, print_table, stdout
-from kubeloop.settings import load_settings
+from kubeloop.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from kubeloop.quality.online import VersionQuality
     from kubeloop.quality.statistic import Estimate
 
@@ -44,7 +46,6 @@ def quality(
 ) -> None:
     """Accuracy, per-class precision/recall/F1, log loss, Brier, calibration (or MAE, RMSE, R2), weighted
     by inclusion probability, with intervals; pushed to KUBELOOP_PUSHGATEWAY_URL when it is set."""
-    from kubeloop.quality.exporter import QualityMetrics
     from kubeloop.quality.online import online_quality
 
     settings = load_settings()
@@ -55,10 +56,8 @@ def quality(
     counts = store.status(deployment)
     pushed = None
     if settings.pushgateway_url:
-        metrics = QualityMetrics()
-        model = str(labeled["model"].iloc[0]) if not labeled.empty else ""
-        metrics.record(deployment=deployment, model=model, reports=reports, counts=counts, now=time.time())
-        pushed = metrics.push(url=settings.pushgateway_url, deployment=deployment).message
+        pushed = _push(settings, deployment, url=settings.pushgateway_url, labeled=labeled, reports=reports,
+                       counts=counts)
     if as_json:
         print_json({"deployment": deployment, "since": since, "until": until, "labels": counts,
                     "versions": [r.to_dict() for r in reports], "pushed": pushed})
@@ -73,6 +72,22 @@ def quality(
         show(report, confidence=confidence)
     if pushed:
         stdout.print(f"note: {pushed}", highlight=False)
+
+
+def _push(settings: Settings, deployment: str, *, url: str, labeled: pd.DataFrame,
+          reports: list[VersionQuality], counts: dict[str, int]) -> str:
+    """Push the estimates, each version's holdout figures beside them (what the quality alert compares)."""
+    from kubeloop.drift.quality import offline_of
+    from kubeloop.drift.store import MlflowDriftStore
+    from kubeloop.quality.exporter import QualityMetrics
+
+    model = str(labeled["model"].iloc[0]) if not labeled.empty else ""
+    offline, notes = offline_of(MlflowDriftStore(tracking_uri=settings.tracking_uri), model=model,
+                                versions=[r.version for r in reports]) if model else ({}, ())
+    metrics = QualityMetrics()
+    metrics.record(deployment=deployment, model=model, reports=reports, counts=counts, now=time.time(),
+                   offline=offline)
+    return "; ".join([metrics.push(url=url, deployment=deployment).message, *notes])
 
 
 def register(app: typer.Typer) -> None:

@@ -2,8 +2,9 @@
 
 The shift scales every measurement up and moves petals most, keeping each flower's species: the
 champion's class boundaries now sit in the wrong place (many versicolor read as virginica), while a
-model retrained on the new measurements separates the classes again. That is what makes v2 genuinely
-better on the new holdout, so it passes the training gate against the champion on that holdout.
+model retrained on the labeled production answers to the new measurements separates the classes
+again. That is what makes v2 genuinely better on a holdout of those labels, so it passes the training
+gate against the champion there, and wins the paired quality check in shadow.
 """
 
 from __future__ import annotations
@@ -25,16 +26,20 @@ NOISE_SD = 0.05
 
 @dataclass(frozen=True, kw_only=True)
 class DemoData:
-    """Where the demo's tables are, and the glob the retrain policy reads new training data from."""
+    """Where the demo's tables are: the world v1 learns, and the grown one the traffic shifts to."""
 
     original: Path
     shifted: Path
-    incoming_glob: str
 
     def features(self, *, shifted: bool) -> pd.DataFrame:
         """The feature columns of one table (what the traffic generator sends)."""
         frame = pd.read_csv(self.shifted if shifted else self.original)
         return frame.drop(columns=[DEFAULT_TARGET])
+
+    def truth(self, *, shifted: bool) -> list[int]:
+        """The species of each row of one table, in the order of `features` (what the labeler knows)."""
+        frame = pd.read_csv(self.shifted if shifted else self.original)
+        return [int(v) for v in frame[DEFAULT_TARGET]]
 
 
 def grow(frame: pd.DataFrame, *, seed: int = 7) -> pd.DataFrame:
@@ -50,7 +55,8 @@ def grow(frame: pd.DataFrame, *, seed: int = 7) -> pd.DataFrame:
 
 
 def write_datasets(settings: Settings) -> DemoData:
-    """Write iris and its grown copy under KUBELOOP_HOME (the copy lands in `incoming/` for retraining)."""
+    """Write iris and its grown copy under KUBELOOP_HOME (the copy, in `incoming/`, is what the traffic
+    sends after the shift, and what the broken v3 is fitted on)."""
     original = default_dataset(settings.home)
     incoming = settings.home / "datasets" / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
@@ -59,4 +65,4 @@ def write_datasets(settings: Settings) -> DemoData:
         scratch = shifted.with_suffix(".tmp")
         grow(pd.read_csv(original)).to_csv(scratch, index=False)
         scratch.replace(shifted)
-    return DemoData(original=original, shifted=shifted, incoming_glob=str(incoming / "*.csv"))
+    return DemoData(original=original, shifted=shifted)

@@ -1,7 +1,9 @@
 """`kubeloop demo`: the whole loop on one machine, stage by stage, each narrated as it happens.
 
-train v1 -> serve it -> live traffic -> the inputs shift -> the drift job sees it and retrains through
-the pipeline runner -> v2 passes the gate -> shadow, canary, promotion -> a broken v3 is rolled back.
+train v1 -> serve it -> live traffic, labeled late by a labeler that knows the truth -> the inputs
+shift -> the drift job sees the drift and the champion's online accuracy fall, and retrains on the
+labeled production data through the pipeline runner -> v2 passes the gate -> shadow (v2 wins the
+paired quality check), canary, promotion -> a broken v3 is rolled back.
 Every stage calls the part of kubeloop that owns it; this module only sequences them and narrates.
 """
 
@@ -13,17 +15,20 @@ from dataclasses import dataclass, field
 from kubeloop.cli.output import console, step
 from kubeloop.demo.config import DEPLOYMENT, MODEL, Timings, demo_deployment, timings
 from kubeloop.demo.data import DemoData, write_datasets
+from kubeloop.demo.labeler import Labeler
 from kubeloop.demo.lifecycle import Processes
 from kubeloop.demo.summary import (
     Decision,
     alias_decision,
     drift_decision,
     gate_decision,
+    quality_decision,
     retrain_decision,
     rollout_decisions,
 )
 from kubeloop.demo.traffic import Traffic
 from kubeloop.demo.watch import check_window, follow_rollout
+from kubeloop.drift.job import JobOutcome
 from kubeloop.errors import KubeloopError
 from kubeloop.local.processes import free_port
 from kubeloop.settings import Settings
@@ -48,12 +53,17 @@ def run_demo(settings: Settings, *, fast: bool = False, ui: bool = True, keep: b
         v1 = _train_champion(settings, data, result)
         if ui:  # after the first run created the store: two processes must not both create its tables
             running.start_ui()
-        deployment = demo_deployment(timing=timing, port=free_port(), training_data=data.incoming_glob)
+        deployment = demo_deployment(timing=timing, port=free_port())
         with step(f"serving v{v1} behind the gateway (KServe runtime)"):
             url = running.serve(deployment, version=v1)
         result.places["predict"] = url
         result.places["metrics"] = ", ".join(running.metrics_endpoints())
-        with Traffic(url, rows=_rows(data, shifted=False), rate=timing.rate, threads=4) as traffic:
+        rows, truth = _rows(data, shifted=False)
+        with (
+            Traffic(url, rows=rows, labels=truth, rate=timing.rate, threads=4) as traffic,
+            Labeler(settings=settings, gateway=url.split("/v1/")[0], deployment=DEPLOYMENT,
+                    truth=traffic.truth, delay=timing.label_delay),
+        ):
             v2 = _drift_and_retrain(settings, deployment, data, traffic, timing, result)
             # The drift loop started v2's rollout itself (autoRollout); v3's is started here.
             _roll_out(running, version=v2, timing=timing, result=result, what="retrained v2", start=False)
@@ -98,21 +108,25 @@ def _drift_and_retrain(
     timing: Timings,
     result: DemoRun,
 ) -> str:
-    window = timing.drift_window
-    with step(f"live traffic on the original distribution for one {window:.0f}s window"):
+    window, delay = timing.drift_window, timing.label_delay
+    with step(f"live traffic on the original distribution for one {window:.0f}s window, "
+              f"a stratified sample labeled {delay:.0f}s after each answer"):
         time.sleep(window)
     before = check_window(settings, deployment, html_report=not timing.fast)
-    result.decisions.append(drift_decision(label="original traffic", outcome=before))
-    console.print(f"  drift check: {before.result.status} ({before.result.reason})", highlight=False)
-    traffic.use(_rows(data, shifted=True))
+    _narrate_check(before, label="original traffic", result=result)
+    traffic.use(*_rows(data, shifted=True))
     with step(f"the inputs shift (petals grew); live traffic for one {window:.0f}s window"):
         time.sleep(window)
-    with step("drift check -> retrain through the pipeline runner on the new data -> rollout"):
+    with step("drift check and online quality -> retrain on the labeled production data -> rollout"):
         after = check_window(settings, deployment, wait_timeout=timing.retrain_timeout)
-    result.decisions.append(drift_decision(label="shifted traffic", outcome=after))
+    _narrate_check(after, label="shifted traffic", result=result)
+    result.places["online quality"] = (f"kubeloop quality {DEPLOYMENT} --window 10m; "
+                                       f"kubeloop labels status {DEPLOYMENT}")
     retrain = retrain_decision(outcome=after)
     if retrain is None or after.trail is None or after.trail.model_version is None:
-        raise KubeloopError(f"the drift check did not retrain: {after.result.reason}; {after.messages}")
+        policy = after.decision.reason if after.decision is not None else "no policy decision"
+        raise KubeloopError(f"the drift check did not retrain: {after.result.reason}; {policy}; "
+                            f"{after.messages}")
     result.decisions.append(retrain)
     version = after.trail.model_version
     result.decisions.append(gate_decision(version=version, tags=_tags(settings, version)))
@@ -120,6 +134,17 @@ def _drift_and_retrain(
         result.places["drift report"] = after.report
     console.print(f"  v{version} registered; {result.decisions[-1].reason}", highlight=False)
     return version
+
+
+def _narrate_check(outcome: JobOutcome, *, label: str, result: DemoRun) -> None:
+    """Print a check's verdicts (drift, online quality) and add them to the decisions."""
+    result.decisions.append(drift_decision(label=label, outcome=outcome))
+    console.print(f"  drift check: {outcome.result.status} ({outcome.result.reason})", highlight=False)
+    quality = quality_decision(label=label, outcome=outcome)
+    if quality is not None:
+        result.decisions.append(quality)
+        console.print(f"  online quality of v{outcome.version}: {quality.decision} ({quality.reason})",
+                      highlight=False)
 
 
 def _register_broken(settings: Settings, data: DemoData) -> str:
@@ -145,8 +170,10 @@ def _roll_out(
     console.print(f"  {what}: {state.phase.value} ({state.history[-1].reason})", highlight=False)
 
 
-def _rows(data: DemoData, *, shifted: bool) -> list[dict[str, float]]:
-    return data.features(shifted=shifted).to_dict("records")  # type: ignore[return-value]
+def _rows(data: DemoData, *, shifted: bool) -> tuple[list[dict[str, float]], list[int]]:
+    """The rows the traffic sends, and the true class of each (what the labeler labels them with)."""
+    rows: list[dict[str, float]] = data.features(shifted=shifted).to_dict("records")
+    return rows, data.truth(shifted=shifted)
 
 
 def _tags(settings: Settings, version: str) -> dict[str, str]:

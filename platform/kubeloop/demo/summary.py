@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from kubeloop.analysis.results import Verdict
 from kubeloop.drift.job import JobOutcome
 from kubeloop.registry.names import TAG_GATE_REASON, TAG_GATE_VERDICT
 from kubeloop.rollout.state import RolloutState
@@ -52,23 +53,46 @@ def drift_decision(*, label: str, outcome: JobOutcome) -> Decision:
     )
 
 
+def quality_decision(*, label: str, outcome: JobOutcome) -> Decision | None:
+    """The champion's online quality from labels, against its own holdout figure, as the check read it."""
+    reading = outcome.quality
+    if reading is None:
+        return None
+    trigger = outcome.decision.reason if outcome.decision is not None else ""
+    verdict = "dropped" if "quality drop" in trigger else "holds"
+    return Decision(
+        stage=f"online quality ({label})",
+        subject=f"v{outcome.version}",
+        decision=f"{reading.metric} {reading.value:.2f}: {verdict}",
+        reason=reading.shown(),
+    )
+
+
 def retrain_decision(*, outcome: JobOutcome) -> Decision | None:
-    """The retrain the drift check started: pipeline run, version registered, rollout started."""
+    """The retrain the drift check started: what fired it, what it trained on, version, rollout."""
     trail = outcome.trail
     if trail is None:
         return None
     return Decision(
-        stage="retrain",
+        stage=f"retrain ({trail.trigger})",
         subject=f"run {trail.run_id}",
         decision=f"{trail.run_state}: v{trail.model_version}",
-        reason=f"{trail.reason}; rollout: {trail.rollout or 'not started'}",
+        reason=f"trained on {trail.trained_on()}; {trail.reason}; rollout: {trail.rollout or 'not started'}",
     )
 
 
 def rollout_decisions(state: RolloutState) -> list[Decision]:
-    """One row per analysis decision of a rollout (holds folded into the step they waited on)."""
+    """One row per analysis decision of a rollout (holds folded into the step they waited on), and the
+    first verdict of its quality check (the paired comparison on labeled requests) before the decision
+    it was part of."""
     rows: list[Decision] = []
+    judged = False
     for entry in state.history:
+        quality = [c for c in entry.checks if c.kind == "quality" and c.verdict != Verdict.INCONCLUSIVE]
+        if quality and not judged:
+            judged = True
+            rows.append(Decision(stage="quality check (paired)", subject=f"v{state.challenger}",
+                                 decision=quality[0].verdict.value, reason=quality[0].reason))
         if entry.kind == "hold":
             continue
         rows.append(

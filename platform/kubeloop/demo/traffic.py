@@ -1,8 +1,9 @@
 """The bundled traffic generator: a few threads posting single rows to the gateway at a bounded rate.
 
 One generator serves the demo (its rows can be swapped while it runs, which is how the demo shifts
-the input distribution under live traffic), the rollout end-to-end tests (every answer is kept with
-its status and the version that answered) and the rollout benchmark, which runs it as its own
+the input distribution under live traffic; given each row's true class, it remembers the truth of
+every answered request id for the demo's labeler), the rollout end-to-end tests (every answer is kept
+with its status and the version that answered) and the rollout benchmark, which runs it as its own
 process (`python -m kubeloop.demo.traffic`) so that the controller's work in the benchmark's process
 cannot delay the client threads and show up as gateway latency.
 """
@@ -24,17 +25,19 @@ from typing import IO, Any, NamedTuple
 import httpx
 
 VERSION_HEADER = "x-kubeloop-version"
+REQUEST_ID_HEADER = "x-request-id"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class Sample(NamedTuple):
-    """One request: when it was sent (epoch s), how long it took (s), its status and who answered."""
+    """One request: when it was sent (epoch s), how long it took (s), its status, who answered, its id."""
 
     sent_at: float
     elapsed: float
     status: int
     version: str
     error: str = ""
+    request_id: str = ""
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Traffic:
     """Steady requests to `url` at `rate` per second from `threads` workers until closed; loopback only.
 
     With `record`, every sample is also appended to that file as a JSON line as soon as it is taken.
+    With `labels` (the true class of each row), `truth()` knows the true class of every answered request.
     """
 
     url: str
@@ -49,6 +53,8 @@ class Traffic:
     rate: float = 30.0
     threads: int = 2
     record: IO[str] | None = None
+    labels: list[Any] | None = None
+    _truth: dict[str, Any] = field(default_factory=dict)
     _samples: list[Sample] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _workers: list[threading.Thread] = field(default_factory=list)
@@ -75,10 +81,15 @@ class Traffic:
         for worker in self._workers:
             worker.join(timeout=30)
 
-    def use(self, rows: list[dict[str, Any]]) -> None:
+    def use(self, rows: list[dict[str, Any]], labels: list[Any] | None = None) -> None:
         """Draw every later request from `rows` (the shift happens between two requests)."""
         with self._lock:
-            self.rows = rows
+            self.rows, self.labels = rows, labels
+
+    def truth(self) -> dict[str, Any]:
+        """request id -> the true class of what it sent, for every answered request (with `labels`)."""
+        with self._lock:
+            return dict(self._truth)
 
     @property
     def samples(self) -> list[Sample]:
@@ -117,10 +128,13 @@ class Traffic:
             while not self._stop.is_set():
                 started, sent_at = time.perf_counter(), time.time()
                 with self._lock:
-                    row = rng.choice(self.rows)
+                    index = rng.randrange(len(self.rows))
+                    row, truth = self.rows[index], self.labels[index] if self.labels else None
                 sample = _send(client, self.url, row, sent_at=sent_at, started=started)
                 with self._lock:
                     self._samples.append(sample)
+                    if truth is not None and sample.status == 200:
+                        self._truth[sample.request_id] = truth
                     if self.record is not None:
                         self.record.write(json.dumps(sample._asdict()) + "\n")
                         self.record.flush()
@@ -132,9 +146,10 @@ def _send(client: httpx.Client, url: str, row: dict[str, Any], *, sent_at: float
         response = client.post(url, json={"instances": [row]})
         status, version = response.status_code, response.headers.get(VERSION_HEADER, "?")
         error = response.text[:200] if status != 200 else ""
+        request_id = response.headers.get(REQUEST_ID_HEADER, "")
     except httpx.HTTPError as exc:
-        status, version, error = 599, "?", str(exc) or type(exc).__name__
-    return Sample(sent_at, time.perf_counter() - started, status, version, error)
+        status, version, error, request_id = 599, "?", str(exc) or type(exc).__name__, ""
+    return Sample(sent_at, time.perf_counter() - started, status, version, error, request_id)
 
 
 def read_samples(path: Path) -> list[Sample]:

@@ -14,18 +14,24 @@ from pathlib import Path
 import pandas as pd
 
 from kubeloop.drift.check import check_drift
-from kubeloop.drift.metrics import DriftMetrics, PushOutcome
-from kubeloop.drift.policy import RetrainDecision, RetrainInputs, WindowOutcome, decide_retrain
+from kubeloop.drift.metrics import TRIGGERS, DriftMetrics
+from kubeloop.drift.policy import (
+    QualityReading,
+    RetrainDecision,
+    RetrainInputs,
+    WindowOutcome,
+    decide_retrain,
+)
+from kubeloop.drift.quality import Labeled, LabelSource, measure
 from kubeloop.drift.report import build_html_report
 from kubeloop.drift.results import DriftResult, undecided
 from kubeloop.drift.retrain import (
     RetrainPorts,
     RolloutStarter,
-    TrainingDataMissing,
     as_run,
     follow_retrain,
     pending_run,
-    pipeline_params,
+    plan_retrain,
     submit_retrain,
 )
 from kubeloop.drift.state import DriftState, TrailEntry, load_state, save_state, state_path
@@ -33,7 +39,9 @@ from kubeloop.drift.store import DriftStore, ReferenceMissing
 from kubeloop.errors import KubeloopError
 from kubeloop.pipelines.base import PipelineRunner
 from kubeloop.predlog.schema import INPUT_PREFIX, PREDICTION
+from kubeloop.quality.exporter import QualityMetrics
 from kubeloop.spec import ModelDeployment
+from kubeloop.telemetry.push import Pushed
 
 # (deployment, version, since, until) -> the logged rows, as kubeloop.predlog.read_predictions returns them.
 LogReader = Callable[[str, str, float, float], pd.DataFrame]
@@ -56,6 +64,10 @@ class DriftJob:
     wait_timeout: float = 0.0
     # Evidently's HTML report costs seconds per check; a controller checking often may turn it off.
     html_reports: bool = True
+    # Labels (None: this job reads none): the quality trigger's reading, the quality gauges, and the
+    # labeled rows a retrain on production data trains on.
+    labels: LabelSource | None = None
+    quality_metrics: QualityMetrics = field(default_factory=QualityMetrics)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,9 +80,10 @@ class JobOutcome:
     window: float
     result: DriftResult
     report: str | None = None
-    push: PushOutcome | None = None
+    push: Pushed | None = None
     decision: RetrainDecision | None = None
     trail: TrailEntry | None = None
+    quality: QualityReading | None = None
     messages: tuple[str, ...] = ()
 
 
@@ -160,11 +173,11 @@ def run_drift_job(
         state = load_state(path)
     except ValueError as error:
         return replace(outcome, messages=(*outcome.messages, str(error)))
-    state = state.with_outcome(
-        WindowOutcome(at=now, version=version, status=result.status, drift_share=result.drift_share)
-    )
+    labeled = _labels(job, deployment, version=version, now=now, messages=messages)
+    state = state.with_outcome(WindowOutcome(at=now, version=version, status=result.status,
+                                             drift_share=result.drift_share, quality=labeled.reading))
     state, decision, started = _apply_policy(job, deployment, state, version=version, report=uri or "",
-                                             now=now, retrain=retrain, messages=messages)
+                                             now=now, retrain=retrain, labeled=labeled, messages=messages)
     state, trail = _follow(job, deployment, state, messages)
     try:
         save_state(path, state)
@@ -175,7 +188,24 @@ def run_drift_job(
         push = job.metrics.push(url=job.pushgateway_url, deployment=deployment.name)
         if not push.ok and push.message not in messages:
             messages.append(push.message)
-    return replace(outcome, push=push, decision=decision, trail=trail or started, messages=tuple(messages))
+    return replace(outcome, push=push, decision=decision, trail=trail or started, quality=labeled.reading,
+                   messages=tuple(messages))
+
+
+def _labels(
+    job: DriftJob, deployment: ModelDeployment, *, version: str, now: float, messages: list[str]
+) -> Labeled:
+    """The window's labels measured and their gauges pushed (nothing when the job reads no labels)."""
+    if job.labels is None:
+        return Labeled()
+    labeled = measure(job.labels, job.store, deployment, version=version, now=now,
+                      metrics=job.quality_metrics)
+    messages += labeled.messages
+    if job.pushgateway_url and labeled.measured:
+        pushed = job.quality_metrics.push(url=job.pushgateway_url, deployment=deployment.name)
+        if not pushed.ok and pushed.message not in messages:
+            messages.append(pushed.message)
+    return labeled
 
 
 def _recorded(
@@ -192,7 +222,9 @@ def _recorded(
     """The check's metrics recorded (and pushed), as the outcome so far."""
     model = deployment.spec.model.name
     job.metrics.record(deployment=deployment.name, model=model, version=version or "", result=result, now=now)
-    job.metrics.declare(deployment=deployment.name, pipeline=deployment.spec.drift.pipeline)
+    spec = deployment.spec.drift
+    triggers = TRIGGERS if spec.quality is not None else TRIGGERS[:1]
+    job.metrics.declare(deployment=deployment.name, pipeline=spec.pipeline, triggers=triggers)
     push = None
     if job.pushgateway_url:
         push = job.metrics.push(url=job.pushgateway_url, deployment=deployment.name)
@@ -219,26 +251,23 @@ def _apply_policy(
     report: str,
     now: float,
     retrain: bool,
+    labeled: Labeled,
     messages: list[str],
 ) -> tuple[DriftState, RetrainDecision, TrailEntry | None]:
     """Decide; when the policy fires, submit the pipeline. A refused submission is decided again with
     the refusal as a fact, so the policy says why nothing started, and no cooldown starts."""
     spec, model = deployment.spec.drift, deployment.spec.model.name
-    ports, params, blocked = _ports(job), None, None
-    if ports is None:
-        blocked = "retrain due but no pipeline runner is configured"
-    else:
-        try:
-            params = pipeline_params(spec, model=model)
-        except TrainingDataMissing as error:
-            blocked = f"retrain due but the pipeline was not submitted: {error}"
+    ports = _ports(job)
+    plan = plan_retrain(spec, deployment=deployment.name, model=model, now=now, runner=ports is not None,
+                        count=labeled.labeled_inputs)
     inputs = RetrainInputs(history=state.history, version=version, last_retrain_at=state.last_retrain_at,
-                           now=now, retraining=retrain, blocked=blocked)
+                           now=now, retraining=retrain, blocked=plan.blocked)
     decision = decide_retrain(spec=spec, inputs=inputs)
-    if not decision.fire or ports is None or params is None:
+    if not decision.fire or ports is None or plan.params is None:
         return state, decision, None
-    start = TrailEntry(at=now, source_version=version, report=report, reason=decision.reason,
-                       pipeline=spec.pipeline)
+    start = plan.entry(spec=spec, at=now, source_version=version, report=report, reason=decision.reason,
+                       trigger=decision.trigger)
+    params = plan.params
     try:
         trail, notes = submit_retrain(
             ports, deployment=deployment.name, model=model, params=params, start=start

@@ -31,8 +31,9 @@ def local_job(
     metrics: DriftMetrics | None = None,
     html_reports: bool = True,
 ) -> DriftJob:
-    """A DriftJob on this machine's registry and logs; retraining runs the pipeline with kfp.local."""
+    """A DriftJob on this machine's registry, logs and labels; retraining runs the pipeline with kfp.local."""
     from kubeloop.drift.store import MlflowDriftStore
+    from kubeloop.labels.store import LocalLabelStore
     from kubeloop.registry.mlflow_registry import check_reachable
 
     settings.ensure_dirs()
@@ -51,5 +52,6 @@ def local_job(
         start_rollout=start_rollout,
         wait_timeout=wait_timeout,
         html_reports=html_reports,
+        labels=LocalLabelStore.from_settings(settings),
     )
     return replace(job, metrics=metrics) if metrics is not None else job

@@ -6,24 +6,16 @@ an absent series reads as "unknown" on a dashboard, where a zero would wrongly r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from kubeloop.drift.results import DriftResult
 from kubeloop.telemetry import names
+from kubeloop.telemetry.push import Pushed, push
 
 PREDICTION_FEATURE = "__prediction__"
 PUSH_JOB = "kubeloop-drift"
-RETRAIN_REASON = "drift"  # the reason label of the retrains the policy starts
-
-
-@dataclass(frozen=True, kw_only=True)
-class PushOutcome:
-    """Whether the Pushgateway took the metrics; the message says why not."""
-
-    ok: bool
-    message: str
+# The reason label of the retrains the policy starts: what fired (drift, quality, drift+quality).
+TRIGGERS = ("drift", "quality")
 
 
 class DriftMetrics:
@@ -95,9 +87,10 @@ class DriftMetrics:
         self.last_run.labels(deployment).set(now)
         self._series[deployment] = series
 
-    def declare(self, *, deployment: str, pipeline: str) -> None:
+    def declare(self, *, deployment: str, pipeline: str, triggers: tuple[str, ...] = ("drift",)) -> None:
         """Create the retrain and pipeline-run counters at 0: a dashboard shows 0 rather than nothing."""
-        self.retrains.labels(deployment, RETRAIN_REASON)
+        for trigger in triggers:
+            self.retrains.labels(deployment, trigger)
         self.pipeline_runs.labels(pipeline, "submitted")
 
     def count_retrain(self, *, deployment: str, reason: str) -> None:
@@ -108,23 +101,10 @@ class DriftMetrics:
         """Count a pipeline run reaching a state: `submitted` when started, then how it ended."""
         self.pipeline_runs.labels(pipeline, state).inc()
 
-    def push(self, *, url: str, deployment: str, timeout: float = 5.0) -> PushOutcome:
+    def push(self, *, url: str, deployment: str, timeout: float = 5.0) -> Pushed:
         """Push to a Pushgateway, grouped by deployment; an unreachable gateway is reported, not raised."""
-        from prometheus_client import push_to_gateway
-
-        try:
-            push_to_gateway(
-                url,
-                job=PUSH_JOB,
-                grouping_key={"deployment": deployment},
-                registry=self.registry,
-                timeout=timeout,
-            )
-        except Exception as error:  # noqa: BLE001 - urllib raises many kinds; any means "not pushed"
-            return PushOutcome(
-                ok=False, message=f"Pushgateway {url} unreachable: {type(error).__name__}: {error}"
-            )
-        return PushOutcome(ok=True, message=f"pushed to {url}")
+        grouping = {"deployment": deployment}
+        return push(self.registry, url=url, job=PUSH_JOB, grouping=grouping, timeout=timeout)
 
     def exposition(self) -> str:
         """The metrics in Prometheus text format, as `/metrics` serves them."""

@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
-from kubeloop.drift.metrics import RETRAIN_REASON
 from kubeloop.drift.state import DriftState, TrailEntry
 from kubeloop.pipelines.base import PipelineRun, PipelineRunner, RunStatus
 from kubeloop.spec import DriftSpec
+from kubeloop.training.labeled import LabeledWindow
 
 _GLOB_CHARS = ("*", "?", "[")
 # Keys under which a training run reports the model version it registered.
@@ -70,12 +70,62 @@ def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return resolved
 
 
-def pipeline_params(spec: DriftSpec, *, model: str) -> dict[str, Any]:
-    """What the pipeline is given; a built-in training run registers under the deployment's model."""
+def labeled_window(spec: DriftSpec, *, deployment: str, now: float) -> LabeledWindow | None:
+    """The labeled predictions a retrain trains on (trainOn labeled or both); None: the pipeline's data."""
+    if spec.train_on == "reference":
+        return None
+    return LabeledWindow(deployment=deployment, since=now - spec.labeled_window(), until=now)
+
+
+def pipeline_params(spec: DriftSpec, *, model: str, labeled: LabeledWindow | None = None) -> dict[str, Any]:
+    """What the pipeline is given; a built-in training run registers under the deployment's model, and a
+    retrain on labeled data names the window (the training pipeline's labeled-data parameters)."""
     params = resolve_params(spec.params)
     if spec.pipeline == TRAINING_PIPELINE:
         params.setdefault("model_name", model)
+    if labeled is not None:
+        params |= {"train_on": spec.train_on, "labels_from": labeled.deployment,
+                   "labels_window": labeled.to_param(), "labeled_share": spec.labeled.share}
     return params
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrainPlan:
+    """What a retrain would submit now (parameters, labeled window), or why it cannot start."""
+
+    params: dict[str, Any] | None = None
+    blocked: str | None = None
+    window: LabeledWindow | None = None
+    labeled_inputs: int | None = None
+
+    def entry(self, *, spec: DriftSpec, at: float, source_version: str, report: str, reason: str,
+              trigger: str) -> TrailEntry:
+        """The trail entry of the retrain as it starts: what fired and what it trains on."""
+        window = self.window
+        return TrailEntry(at=at, source_version=source_version, report=report, reason=reason,
+                          pipeline=spec.pipeline, trigger=trigger, train_on=spec.train_on,
+                          labels_since=window.since if window else None,
+                          labels_until=window.until if window else None, labeled_rows=self.labeled_inputs)
+
+
+def plan_retrain(
+    spec: DriftSpec, *, deployment: str, model: str, now: float, runner: bool, count: Callable[[float], int]
+) -> RetrainPlan:
+    """The parameters a retrain would get now; blocked without a runner, without its training data, or
+    with fewer labeled inputs than `labeled.minRows` (`count(since)` counts those made since then)."""
+    if not runner:
+        return RetrainPlan(blocked="retrain due but no pipeline runner is configured")
+    window = labeled_window(spec, deployment=deployment, now=now)
+    found = count(window.since) if window is not None else None
+    if found is not None and found < spec.labeled.min_rows:
+        return RetrainPlan(window=window, labeled_inputs=found, blocked=(
+            f"trainOn {spec.train_on}: {found} labeled answers in the last {spec.labeled_window():g}s, "
+            f"fewer than the {spec.labeled.min_rows} of labeled.minRows"))
+    try:
+        params = pipeline_params(spec, model=model, labeled=window)
+    except TrainingDataMissing as error:
+        return RetrainPlan(blocked=f"retrain due but the pipeline was not submitted: {error}")
+    return RetrainPlan(params=params, window=window, labeled_inputs=found)
 
 
 def registered_version(outputs: Mapping[str, Any]) -> str | None:
@@ -104,7 +154,7 @@ def submit_retrain(
     """Submit the pipeline (raises when the backend refuses); the trail entry with its run id."""
     run = ports.runner.submit(start.pipeline, params)
     trail = replace(start, run_id=run.run_id, run_state="submitted")
-    ports.counts.count_retrain(deployment=deployment, reason=RETRAIN_REASON)
+    ports.counts.count_retrain(deployment=deployment, reason=start.trigger)
     ports.counts.count_pipeline_run(pipeline=trail.pipeline, state="submitted")
     return trail, _tag(ports, model, trail.source_version, trail)
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kubeloop.drift.policy import WindowOutcome
+from kubeloop.drift.policy import QualityReading, WindowOutcome
 
 MAX_HISTORY = 200
 MAX_TRAIL = 50
@@ -31,6 +32,24 @@ class TrailEntry:
     run_state: str = "submitted"
     model_version: str | None = None
     rollout: str | None = None
+    trigger: str = "drift"  # what fired: drift, quality or drift+quality
+    # What the run trained on: the pipeline's data (reference), or the labeled predictions made in
+    # [labels_since, labels_until), alone (labeled) or mixed with the data (both).
+    train_on: str = "reference"
+    labels_since: float | None = None
+    labels_until: float | None = None
+    labeled_rows: int | None = None  # labeled inputs in that window when the run was submitted
+
+    def trained_on(self) -> str:
+        """What the run trained on, in words (for `drift history` and the demo)."""
+        if self.train_on == "reference" or self.labels_since is None or self.labels_until is None:
+            return "its data (reference)"
+        since, until = time.gmtime(self.labels_since), time.gmtime(self.labels_until)
+        same_day = since[:3] == until[:3]
+        window = (f"{time.strftime('%Y-%m-%d %H:%M:%S', since)}-"
+                  f"{time.strftime('%H:%M:%S' if same_day else '%Y-%m-%d %H:%M:%S', until)} UTC")
+        mixed = " mixed with its data" if self.train_on == "both" else ""
+        return f"{self.labeled_rows} labeled answers of {window}{mixed}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,13 +88,18 @@ def load_state(path: Path) -> DriftState:
     try:
         data: dict[str, Any] = json.loads(path.read_text())
         return DriftState(
-            history=tuple(WindowOutcome(**o) for o in data.get("history", [])),
+            history=tuple(_outcome(o) for o in data.get("history", [])),
             last_run=data.get("last_run"),
             last_retrain_at=data.get("last_retrain_at"),
             trail=tuple(TrailEntry(**t) for t in data.get("trail", [])),
         )
     except (ValueError, TypeError) as error:
         raise ValueError(f"drift state file {path} is unreadable: {error}") from None
+
+
+def _outcome(data: dict[str, Any]) -> WindowOutcome:
+    quality = data.get("quality")
+    return WindowOutcome(**{**data, "quality": QualityReading(**quality) if quality else None})
 
 
 def save_state(path: Path, state: DriftState) -> None:

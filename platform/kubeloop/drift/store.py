@@ -43,6 +43,9 @@ class DriftStore(Protocol):
     def set_trail(self, *, model: str, version: str, trail: Mapping[str, Any]) -> None:
         """Record the retrain trail on a version as the `kubeloop.trail` tag."""
 
+    def offline_metrics(self, model: str, version: str) -> dict[str, float]:
+        """The holdout metrics the training evaluation logged on the version's run (empty when none)."""
+
 
 def log_reference_profile(
     *, tracking_uri: str, run_id: str, features: pd.DataFrame, predictions: Any = None
@@ -140,3 +143,10 @@ class MlflowDriftStore:
             version=version,
             tags={TAG_TRAIL: json.dumps(dict(trail), sort_keys=True, default=str)},
         )
+
+    def offline_metrics(self, model: str, version: str) -> dict[str, float]:
+        """The holdout metrics the training evaluation logged on the version's run (empty when none)."""
+        run_id = self.registry.get_version(model, version).run_id
+        if not run_id:
+            return {}
+        return {name: float(value) for name, value in self._client.get_run(run_id).data.metrics.items()}

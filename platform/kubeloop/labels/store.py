@@ -131,6 +131,8 @@ class LocalLabelStore:
     def read(self, deployment: str, since: float, until: float) -> pd.DataFrame:
         """Labeled answers of predictions made in [since, until): one row per version and role answering."""
         labels = self.labels(deployment)
+        if labels.empty:  # nothing to join: the logs are not read at all
+            return labeled_rows(pd.DataFrame(), labels)
         predictions = read_predictions(self.root, deployment, since=since, until=until,
                                        request_ids=set(labels["request_id"]))
         return labeled_rows(predictions, labels)

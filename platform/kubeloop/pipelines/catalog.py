@@ -85,15 +85,18 @@ def _prepare_training(
 ) -> dict[str, Any]:
     """Check the parameters, the data (schema, target, rows) and the registry before a task starts."""
     from kubeloop.registry.mlflow_registry import check_reachable
-    from kubeloop.training.data import default_dataset, load_table
+    from kubeloop.training.data import default_dataset
+    from kubeloop.training.steps import training_frame, with_weights
     from kubeloop.training.tracking import ensure_experiment
     from kubeloop.training.validation import validate_frame
 
     arguments = _bind_training(definition, params)
-    data = arguments["data"] or str(default_dataset(settings.home))
-    validate_frame(
-        load_table(data), target=arguments["target"], task=arguments["task"], min_rows=arguments["min_rows"]
-    )
+    labeled = arguments["train_on"] == "labeled"
+    data = arguments["data"] or ("" if labeled else str(default_dataset(settings.home)))
+    source = {key: arguments[key] for key in ("train_on", "labels_from", "labels_window", "labeled_share")}
+    frame = with_weights(training_frame(data=data, target=arguments["target"], settings=settings, **source),
+                         arguments["weight_column"])
+    validate_frame(frame, target=arguments["target"], task=arguments["task"], min_rows=arguments["min_rows"])
     check_reachable(settings.tracking_uri)
     ensure_experiment(settings.tracking_uri, arguments["experiment"], artifact_root=settings.artifact_root)
     return {**arguments, "data": data}

@@ -41,14 +41,22 @@ class QualityMetrics:
         self.stored = Gauge(names.LABELS_STORED, "Labels stored", ("deployment",), registry=self.registry)
         self.unmatched = Gauge(names.LABELS_UNMATCHED, "Stored labels whose prediction is not logged (yet)",
                                ("deployment",), registry=self.registry)
+        self.offline = Gauge(names.QUALITY_OFFLINE, "The version's own holdout metric (training)",
+                             ("deployment", "model", "version", "metric"), registry=self.registry)
         self._series: dict[str, list[tuple[Gauge, tuple[str, ...]]]] = {}
 
     def record(self, *, deployment: str, model: str, reports: Sequence[VersionQuality],
-               counts: Mapping[str, int], now: float) -> None:
-        """Replace the deployment's series with this measurement's."""
+               counts: Mapping[str, int], now: float,
+               offline: Mapping[str, Mapping[str, float]] | None = None) -> None:
+        """Replace the deployment's series with this measurement's; `offline`: version -> its holdout
+        figures under the online metrics' names (`kubeloop.quality.online.offline_figures`)."""
         for gauge, labels in self._series.pop(deployment, []):
             gauge.remove(*labels)
         kept: list[tuple[Gauge, tuple[str, ...]]] = []
+        for version, figures in (offline or {}).items():
+            for metric, value in figures.items():
+                self.offline.labels(deployment, model, version, metric).set(value)
+                kept.append((self.offline, (deployment, model, version, metric)))
         for report in reports:
             base = (deployment, model, report.version, report.role)
             self.labeled.labels(*base).set(report.labeled)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -34,6 +35,16 @@ class VersionQuality:
             "metrics": {name: e.to_dict() for name, e in self.metrics.items()},
             "per_class": {m: {c: e.to_dict() for c, e in by.items()} for m, by in self.per_class.items()},
         }
+
+
+# The training evaluation's name (kubeloop.training.evaluation) of each online metric that has one.
+OFFLINE_NAMES = {"accuracy": "accuracy", "macro-f1": "f1", "mae": "mae", "rmse": "rmse", "r2": "r2"}
+
+
+def offline_figures(run_metrics: Mapping[str, float]) -> dict[str, float]:
+    """A version's holdout metrics (its training run's) under the names of the online metrics."""
+    return {online: float(run_metrics[offline]) for online, offline in OFFLINE_NAMES.items()
+            if offline in run_metrics}
 
 
 def online_quality(

@@ -50,6 +50,8 @@ QUALITY_UPPER = "kubeloop_quality_upper"  # gauge: LABELS + metric, class
 QUALITY_LABELED_ROWS = "kubeloop_quality_labeled_rows"  # gauge: LABELS
 QUALITY_EFFECTIVE_ROWS = "kubeloop_quality_effective_rows"  # gauge: LABELS (Kish effective sample size)
 QUALITY_LAST_RUN = "kubeloop_quality_last_run_timestamp_seconds"  # gauge: deployment
+# gauge: deployment, model, version, metric: the version's own holdout figure (its training evaluation)
+QUALITY_OFFLINE = "kubeloop_quality_offline"
 
 # Local mode's supervisor.
 LOCAL_RESTARTS_TOTAL = "kubeloop_local_restarts_total"  # counter: kind, deployment, version

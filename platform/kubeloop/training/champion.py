@@ -28,7 +28,7 @@ def model_inputs(model: Any, features: Any) -> Any:
 
 
 def champion_scores(
-    tracking_uri: str, name: str, features: Any, labels: Any, task: str, scratch: Path
+    tracking_uri: str, name: str, features: Any, labels: Any, task: str, scratch: Path, *, weights: Any = None
 ) -> dict[str, Any]:
     """The champion's version and metrics on the same holdout, or a note saying why it could not score it."""
     import mlflow.pyfunc
@@ -42,7 +42,7 @@ def champion_scores(
     path = registry.download_verified(name=name, version=champion.version, dst=scratch / "champion")
     try:
         model = mlflow.pyfunc.load_model(str(path))
-        metrics = score_model(model, model_inputs(model, features), labels, task=task)
+        metrics = score_model(model, model_inputs(model, features), labels, task=task, weights=weights)
     except Exception as error:  # noqa: BLE001 - a champion on other columns or another task cannot compare
         first = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
         note = f" (champion v{champion.version} could not score this holdout: {first})"

@@ -10,6 +10,7 @@ from typing import Any
 from kubeloop.errors import KubeloopError
 from kubeloop.training.estimators import check_estimator
 from kubeloop.training.gate import GatePolicy, check_metric
+from kubeloop.training.labeled import check_params
 
 TASKS = ("auto", "binary", "multiclass", "regression")
 DEFAULT_MODEL_NAME = "iris-classifier"
@@ -40,6 +41,14 @@ class TrainingConfig:
     gate_threshold: float = 0.7
     gate_min_improvement: float = 0.0
     experiment: str = "kubeloop-training"
+    # Training on labeled production data (kubeloop.training.labeled): what to train on, whose labels,
+    # predictions of which window, and the labeled rows' share of the weight when mixed with `data`.
+    train_on: str = "reference"
+    labels_from: str = ""
+    labels_window: str = ""
+    labeled_share: float = 0.5
+    # A column of `data` holding sample weights (not a feature); `sample_weight` is found on its own.
+    weight_column: str = ""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainingConfig:
@@ -72,6 +81,8 @@ class TrainingConfig:
         try:
             check_estimator(self.estimator, self.hyperparameters)
             check_metric(self.gate_metric)
+            check_params(train_on=self.train_on, labels_from=self.labels_from,
+                         labels_window=self.labels_window, labeled_share=self.labeled_share)
         except KubeloopError as error:
             raise ConfigError(str(error)) from error
 

@@ -35,11 +35,13 @@ class Evaluation:
         return cls(**json.loads(text))
 
 
-def score_model(model: Any, features: Any, labels: Any, *, task: str) -> dict[str, float]:
-    """Score a loaded pyfunc model on a holdout with the task's metrics."""
+def score_model(
+    model: Any, features: Any, labels: Any, *, task: str, weights: Any = None
+) -> dict[str, float]:
+    """Score a loaded pyfunc model on a holdout with the task's metrics (weighted by `weights` when given)."""
     predicted = _flat(model.predict(features))
     probabilities = None if task == "regression" else class_probabilities(model, features)
-    return scores(labels=labels, predicted=predicted, probabilities=probabilities, task=task)
+    return scores(labels=labels, predicted=predicted, probabilities=probabilities, task=task, weights=weights)
 
 
 def class_probabilities(model: Any, features: Any) -> tuple[Any, list[Any]] | None:
@@ -54,34 +56,42 @@ def class_probabilities(model: Any, features: Any) -> tuple[Any, list[Any]] | No
 
 
 def scores(
-    *, labels: Any, predicted: Any, probabilities: tuple[Any, list[Any]] | None, task: str
+    *,
+    labels: Any,
+    predicted: Any,
+    probabilities: tuple[Any, list[Any]] | None,
+    task: str,
+    weights: Any = None,
 ) -> dict[str, float]:
-    """The task's metrics from labels and predictions; ROC AUC only when probabilities make it defined."""
+    """The task's metrics from labels and predictions, each weighted by `weights` (None: every row alike);
+    ROC AUC only when probabilities make it defined."""
     from sklearn import metrics
 
     if task == "regression":
         return {
-            "rmse": float(metrics.root_mean_squared_error(labels, predicted)),
-            "mae": float(metrics.mean_absolute_error(labels, predicted)),
-            "r2": float(metrics.r2_score(labels, predicted)),
+            "rmse": float(metrics.root_mean_squared_error(labels, predicted, sample_weight=weights)),
+            "mae": float(metrics.mean_absolute_error(labels, predicted, sample_weight=weights)),
+            "r2": float(metrics.r2_score(labels, predicted, sample_weight=weights)),
         }
     found = {
-        "accuracy": float(metrics.accuracy_score(labels, predicted)),
-        "f1": float(metrics.f1_score(labels, predicted, average="macro")),
+        "accuracy": float(metrics.accuracy_score(labels, predicted, sample_weight=weights)),
+        "f1": float(metrics.f1_score(labels, predicted, average="macro", sample_weight=weights)),
     }
-    auc = None if probabilities is None else _roc_auc(labels, *probabilities, task=task)
+    auc = None if probabilities is None else _roc_auc(labels, *probabilities, task=task, weights=weights)
     return found if auc is None else {**found, "roc_auc": auc}
 
 
-def _roc_auc(labels: Any, probabilities: Any, classes: list[Any], *, task: str) -> float | None:
+def _roc_auc(labels: Any, probabilities: Any, classes: list[Any], *, task: str, weights: Any) -> float | None:
     from sklearn import metrics
 
     if len(set(labels)) < 2:
         return None  # undefined on a holdout with one class
     try:
         if task == "binary":
-            return float(metrics.roc_auc_score(labels, probabilities[:, 1], labels=classes))
-        return float(metrics.roc_auc_score(labels, probabilities, multi_class="ovr", labels=classes))
+            return float(metrics.roc_auc_score(labels, probabilities[:, 1], labels=classes,
+                                               sample_weight=weights))
+        return float(metrics.roc_auc_score(labels, probabilities, multi_class="ovr", labels=classes,
+                                           sample_weight=weights))
     except ValueError:
         return None  # a holdout missing some classes: AUC is not defined for the full label set
 

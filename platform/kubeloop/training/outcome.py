@@ -82,12 +82,15 @@ def run_in_process(
     """
     timed = _timer(on_step)
     run_id = pipeline_run or f"inproc-{uuid.uuid4().hex[:12]}"
-    data = config.data or str(_default_data(settings))
+    data = config.data or ("" if config.train_on == "labeled" else str(_default_data(settings)))
     uri, root = settings.tracking_uri, settings.artifact_root
     with tempfile.TemporaryDirectory(prefix="kubeloop-train-") as scratch:
         work = Path(scratch)
         with timed("load-table"):
-            digest = steps.load_step(data=data, table_out=work / "table.parquet")
+            digest = steps.load_step(data=data, table_out=work / "table.parquet", train_on=config.train_on,
+                                     labels_from=config.labels_from, labels_window=config.labels_window,
+                                     labeled_share=config.labeled_share, target=config.target,
+                                     settings=settings)
         with timed("validate-table"):
             schema_json = steps.validate_step(
                 table=work / "table.parquet",
@@ -98,6 +101,7 @@ def run_in_process(
                 seed=config.seed,
                 train_out=work / "train.parquet",
                 holdout_out=work / "holdout.parquet",
+                weight_column=config.weight_column,
             )
         with timed("train-sklearn"):
             model_uri = steps.train_step(

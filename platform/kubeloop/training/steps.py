@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeloop.registry.names import (
     TAG_ESTIMATOR,
@@ -29,15 +29,64 @@ from kubeloop.training.evaluation import Evaluation
 from kubeloop.training.gate import GateDecision, GatePolicy
 from kubeloop.training.validation import DataSchema
 
+if TYPE_CHECKING:
+    from kubeloop.settings import Settings
 
-def load_step(*, data: str, table_out: Path) -> str:
-    """Read the source table, store it as Parquet for the next steps, return its digest."""
-    from kubeloop.training.data import data_digest, load_table
 
-    frame = load_table(data)
+def load_step(
+    *,
+    data: str,
+    table_out: Path,
+    train_on: str = "reference",
+    labels_from: str = "",
+    labels_window: str = "",
+    labeled_share: float = 0.5,
+    target: str = "target",
+    settings: Settings | None = None,
+) -> str:
+    """Read the training table (see `training_frame`), store it as Parquet for the next steps, return
+    its digest."""
+    from kubeloop.training.data import data_digest
+
+    frame = training_frame(data=data, train_on=train_on, labels_from=labels_from, labels_window=labels_window,
+                           labeled_share=labeled_share, target=target, settings=settings)
+    if train_on != "reference":
+        print(f"training table: {len(frame)} rows, {train_on} (labels of {labels_from}, {labels_window})")
     table_out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(table_out, index=False)
     return data_digest(frame)
+
+
+def training_frame(
+    *, data: str, train_on: str, labels_from: str, labels_window: str, labeled_share: float, target: str,
+    settings: Settings | None = None,
+) -> Any:
+    """The source table, a deployment's labeled window, or both mixed (kubeloop.training.tables), as one
+    frame; `data` is not read with train_on labeled. Labels come from the home of `settings` (default:
+    this process's, which the runners set for every task)."""
+    from kubeloop.training.data import load_table
+    from kubeloop.training.labeled import check_params
+
+    check_params(train_on=train_on, labels_from=labels_from, labels_window=labels_window,
+                 labeled_share=labeled_share)
+    frame = load_table(data) if train_on != "labeled" else None
+    if train_on == "reference":
+        return frame
+    from kubeloop.training.tables import training_table
+
+    labeled = read_labeled(deployment=labels_from, window=labels_window, settings=settings)
+    return training_table(train_on="labeled" if train_on == "labeled" else "both", target=target,
+                          share=labeled_share, reference=frame, labeled=labeled)
+
+
+def read_labeled(*, deployment: str, window: str, settings: Settings | None = None) -> Any:
+    """The labeled predictions of `deployment` in the window, from the home's label store."""
+    from kubeloop.labels.store import LocalLabelStore
+    from kubeloop.settings import load_settings
+    from kubeloop.training.labeled import parse_window
+
+    since, until = parse_window(window)
+    return LocalLabelStore.from_settings(settings or load_settings()).read(deployment, since, until)
 
 
 def validate_step(
@@ -51,13 +100,17 @@ def validate_step(
     seed: int = 42,
     train_out: Path,
     holdout_out: Path,
+    weight_column: str = "",
 ) -> str:
-    """Validate the table (against `expected`, a schema JSON, when given), split it; return the schema."""
+    """Validate the table (against `expected`, a schema JSON, when given), split it; return the schema.
+
+    Sample weights (`weight_column`, else a `sample_weight` column) are checked, kept out of the
+    features and written to both parts as `sample_weight`, where the next steps find them."""
     import pandas as pd
 
     from kubeloop.training.validation import check_expected, parse_expected, split_frame, validate_frame
 
-    frame = pd.read_parquet(table)
+    frame = with_weights(pd.read_parquet(table), weight_column)
     schema = validate_frame(frame, target=target, task=task, min_rows=min_rows)
     if expected.strip():
         check_expected(frame, schema, parse_expected(expected))
@@ -66,6 +119,18 @@ def validate_step(
         path.parent.mkdir(parents=True, exist_ok=True)
         part.to_parquet(path, index=False)
     return schema_to_json(schema)
+
+
+def with_weights(frame: Any, weight_column: str) -> Any:
+    """The table with its weights checked and named `sample_weight`, or unchanged when it has none."""
+    from kubeloop.training.labeled import WEIGHT_COLUMN
+    from kubeloop.training.tables import check_weights, weight_column_of
+
+    column = weight_column_of(frame, weight_column)
+    if not column:
+        return frame
+    check_weights(frame[column], column=column)
+    return frame.rename(columns={column: WEIGHT_COLUMN}) if column != WEIGHT_COLUMN else frame
 
 
 def train_step(
@@ -99,11 +164,14 @@ def train_step(
         categorical=schema.categorical,
         seed=seed,
     )
-    model.fit(features, frame[schema.target])
+    # Sample weights go to the estimator step of the pipeline (scikit-learn routes `<step>__<param>`).
+    weights = {"model__sample_weight": frame[schema.weight].to_numpy()} if schema.weight else {}
+    model.fit(features, frame[schema.target], **weights)
     run_id = tracking.record_run(
         tracking_uri=tracking_uri,
         experiment_id=tracking.ensure_experiment(tracking_uri, experiment, artifact_root=artifact_root),
-        params={"estimator": estimator, "hyperparams": hyperparams, "seed": seed, "rows": len(frame)},
+        params={"estimator": estimator, "hyperparams": hyperparams, "seed": seed, "rows": len(frame),
+                "sample_weights": schema.weight or "none"},
         metrics={},
         tags={TAG_PIPELINE_RUN: pipeline_run, TAG_MODEL_NAME: model_name, TAG_ESTIMATOR: estimator},
     )
@@ -122,7 +190,8 @@ def evaluate_step(
     tracking_uri: str,
     pipeline_run: str = "",
 ) -> Evaluation:
-    """Score the candidate (any MLflow model) and the current champion on the same holdout.
+    """Score the candidate (any MLflow model) and the current champion on the same holdout, both
+    weighted by its `sample_weight` column when it has one.
 
     The metrics (and the champion's as `champion_<name>`) are logged on the candidate's run.
     """
@@ -132,15 +201,23 @@ def evaluate_step(
 
     from kubeloop.training.champion import champion_scores, load_candidate, model_inputs
     from kubeloop.training.evaluation import score_model
+    from kubeloop.training.labeled import WEIGHT_COLUMN
     from kubeloop.training.validation import infer_task
 
     frame = pd.read_parquet(holdout)
     resolved = infer_task(frame[target]) if task == "auto" else task
-    features, labels = frame.drop(columns=[target]), frame[target]
+    weighted = WEIGHT_COLUMN in frame.columns and target != WEIGHT_COLUMN
+    weights = frame[WEIGHT_COLUMN].to_numpy(dtype=float) if weighted else None
+    features, labels = frame.drop(columns=[target, *([WEIGHT_COLUMN] if weighted else [])]), frame[target]
     with tempfile.TemporaryDirectory(prefix="kubeloop-evaluate-") as scratch:
         candidate, run_id = load_candidate(tracking_uri, model_uri, Path(scratch))
-        scores = score_model(candidate, model_inputs(candidate, features), labels, task=resolved)
-        champion = champion_scores(tracking_uri, model_name, features, labels, resolved, Path(scratch))
+        inputs = model_inputs(candidate, features)
+        scores = score_model(candidate, inputs, labels, task=resolved, weights=weights)
+        champion = champion_scores(tracking_uri, model_name, features, labels, resolved, Path(scratch),
+                                   weights=weights)
+    if weighted:
+        weighing = f" (holdout of {len(frame)} rows weighted by {WEIGHT_COLUMN})"
+        champion["note"] = f"{champion.get('note', '')}{weighing}"
     evaluation = Evaluation(
         model_uri=model_uri, run_id=run_id, model_name=model_name, task=resolved, metrics=scores, **champion
     )
@@ -191,12 +268,14 @@ def register_step(
     import pandas as pd
 
     from kubeloop.training.registration import register_model
+    from kubeloop.training.tables import resampled
 
     registration = register_model(
         tracking_uri=tracking_uri,
         model_uri=model_uri,
         name=model_name,
-        reference=pd.read_parquet(reference),
+        # A weighted table stands for the distribution its weights describe; so must the drift reference.
+        reference=resampled(pd.read_parquet(reference), seed=0),
         reference_name="the training data",
         check_rows=None if holdout is None else pd.read_parquet(holdout),
         data_digest=data_digest,

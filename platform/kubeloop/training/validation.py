@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeloop.errors import KubeloopError
+from kubeloop.training.labeled import WEIGHT_COLUMN
 
 MAX_CATEGORIES = 50  # more distinct values than this is free text, not a category
 MAX_CLASSES = 20  # an integer target with more distinct values is treated as a regression target
@@ -25,6 +26,7 @@ class DataSchema:
     categorical: tuple[str, ...]
     classes: tuple[str, ...] = ()
     rows: int = 0
+    weight: str = ""  # the column of sample weights (`sample_weight`), "" when rows weigh the same
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -39,7 +41,8 @@ def validate_frame(frame: Any, *, target: str, task: str = "auto", min_rows: int
         raise DataValidationError(f"target column {target!r} not found; columns are: {', '.join(columns)}")
     if len(frame) < min_rows:
         raise DataValidationError(f"only {len(frame)} rows; at least {min_rows} are needed")
-    features = [c for c in columns if c != target]
+    weight = WEIGHT_COLUMN if WEIGHT_COLUMN in columns and target != WEIGHT_COLUMN else ""
+    features = [c for c in columns if c not in (target, weight)]
     if not features:
         raise DataValidationError(f"no feature columns besides the target {target!r}")
     _check_missing(frame, target, role="target")
@@ -57,6 +60,7 @@ def validate_frame(frame: Any, *, target: str, task: str = "auto", min_rows: int
         categorical=tuple(categorical),
         classes=classes,
         rows=len(frame),
+        weight=weight,
     )
 
 
@@ -188,7 +192,7 @@ def split_frame(frame: Any, schema: DataSchema, *, test_size: float, seed: int) 
     pandas' own sampling, not scikit-learn's train_test_split: importing sklearn.model_selection costs
     a validate task about a second of its start-up, more than the split itself by far.
     """
-    columns = [*schema.features, schema.target]
+    columns = [*schema.features, schema.target, *([schema.weight] if schema.weight else [])]
     table = frame[columns]
     if schema.task == "regression":
         holdout = table.sample(frac=test_size, random_state=seed)

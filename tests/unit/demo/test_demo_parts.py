@@ -32,11 +32,14 @@ def test_alias_row_lists_aliases_in_order() -> None:
     assert rows[0][2] == "champion=v2, previous=v1"
 
 
-def test_the_demo_deployment_retrains_and_rolls_out_with_strict_error_checks() -> None:
-    spec = demo_deployment(timing=FAST, port=8081, training_data="incoming/*.csv").spec
-    checks = {c.name: c.threshold for c in spec.rollout.checks}
-    assert spec.drift.auto_rollout and spec.drift.params["data"] == "incoming/*.csv"
-    assert checks["error-rate"] == 0.05 and checks["disagreement"] == RETRAIN_DISAGREEMENT
+def test_the_demo_deployment_retrains_on_labels_and_rolls_out_with_strict_error_checks() -> None:
+    spec = demo_deployment(timing=FAST, port=8081).spec
+    checks = {c.name: c for c in spec.rollout.checks}
+    assert spec.drift.auto_rollout and spec.drift.train_on == "labeled" and "data" not in spec.drift.params
+    assert spec.drift.quality is not None and spec.drift.quality.min_labels == FAST.min_labels
+    assert spec.labeling.policy == "stratified" and spec.labeling.class_rates == {"1": 1.0}
+    assert checks["error-rate"].threshold == 0.05 and checks["disagreement"].threshold == RETRAIN_DISAGREEMENT
+    assert checks["quality"].kind == "quality" and checks["quality"].min_labels == FAST.min_labels
 
 
 def test_traffic_refuses_a_non_loopback_address() -> None:

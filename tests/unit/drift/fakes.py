@@ -52,6 +52,7 @@ class FakeStore:
     reports: list[dict[str, Any]] = field(default_factory=list)
     trails: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_reports: bool = False
+    offline: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def champion(self, model: str) -> str:
         if self.champion_version is None:
@@ -74,6 +75,9 @@ class FakeStore:
     def set_trail(self, *, model: str, version: str, trail: Mapping[str, Any]) -> None:
         self.trails[version] = dict(trail)
 
+    def offline_metrics(self, model: str, version: str) -> dict[str, float]:
+        return dict(self.offline.get(version, {}))
+
 
 @dataclass
 class FakeRunner:
@@ -93,3 +97,42 @@ class FakeRunner:
 
     def wait(self, run: PipelineRun, *, timeout: float) -> RunStatus:
         return self.status(run)
+
+
+def labeled_window(
+    rows: int, *, accuracy: float, at: float, seed: int = 0, version: str = "1"
+) -> pd.DataFrame:
+    """Labeled answers of `version` (as LabelStore.read gives them), right on `accuracy` of the rows."""
+    from kubeloop.labels.join import labeled_rows
+
+    rng = np.random.default_rng(seed)
+    truth = rng.choice([0, 1], rows)
+    right = rng.uniform(size=rows) < accuracy
+    predictions = logs(rows, version=version, seed=seed).assign(
+        prediction=np.where(right, truth, 1 - truth), timestamp=at - rng.uniform(0, 600, rows))
+    labels = pd.DataFrame({"request_id": predictions["request_id"], "row": 0, "label": truth,
+                           "sampling_probability": 0.5, "received_at": at, "updated_at": at})
+    return labeled_rows(predictions, labels)
+
+
+@dataclass
+class FakeLabels:
+    """A label store that answers one window (or fails), and says how many labels it holds."""
+
+    window: pd.DataFrame = field(default_factory=pd.DataFrame)
+    fail: bool = False
+    reads: list[tuple[str, float, float]] = field(default_factory=list)
+
+    def read(self, deployment: str, since: float, until: float) -> pd.DataFrame:
+        if self.fail:
+            raise OSError("label database is locked")
+        self.reads.append((deployment, since, until))
+        return self.window
+
+    def counts(self, deployment: str) -> dict[str, int]:
+        if self.fail:
+            raise OSError("label database is locked")
+        return {"stored": len(self.window)}
+
+    def status(self, deployment: str) -> dict[str, int]:
+        return {**self.counts(deployment), "unmatched": 3}

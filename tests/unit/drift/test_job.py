@@ -10,12 +10,13 @@ import pytest
 
 from kubeloop.drift.check import Reference
 from kubeloop.drift.job import DriftJob, run_drift_job, window_frame
-from kubeloop.drift.metrics import DriftMetrics, PushOutcome
+from kubeloop.drift.metrics import DriftMetrics
 from kubeloop.drift.state import load_state, state_path
 from kubeloop.pipelines.base import PipelineRun, RunStatus
 from kubeloop.spec import ModelDeployment, parse_deployment
+from kubeloop.telemetry.push import Pushed
 
-from .fakes import FakeRunner, FakeStore, logs, reference_sample
+from .fakes import FakeLabels, FakeRunner, FakeStore, labeled_window, logs, reference_sample
 
 HOUR = 3600.0
 
@@ -254,10 +255,10 @@ class RecordingMetrics(DriftMetrics):
         super().__init__()
         self.pushed: list[str] = []
 
-    def push(self, *, url: str, deployment: str, timeout: float = 5.0) -> PushOutcome:
+    def push(self, *, url: str, deployment: str, timeout: float = 5.0) -> Pushed:
         """Keep what would have been pushed."""
         self.pushed.append(self.exposition())
-        return PushOutcome(ok=True, message=f"pushed to {url}")
+        return Pushed(ok=True, message=f"pushed to {url}")
 
 
 def test_counters_are_pushed_at_zero_and_again_after_a_retrain(tmp_path: Path, store: FakeStore) -> None:
@@ -332,3 +333,75 @@ def test_checking_without_retraining_says_it_would_retrain(tmp_path: Path, store
     assert outcomes[1].decision is not None and not outcomes[1].decision.fire
     assert outcomes[1].decision.reason.startswith("would retrain (2 consecutive drifted checks")
     assert runner.submitted == []
+
+
+def quality_deployment(**drift: object) -> ModelDeployment:
+    settings = {"quality": {"metric": "accuracy", "maxDrop": 0.1, "minLabels": 100}, "trainOn": "labeled",
+                "labeled": {"minRows": 50, "window": "2h"}}
+    return deployment(**{**settings, **drift})
+
+
+def test_a_quality_drop_retrains_on_the_labeled_window_and_the_trail_names_it(
+    tmp_path: Path, store: FakeStore
+) -> None:
+    store.offline = {"1": {"accuracy": 0.97, "f1": 0.96, "roc_auc": 0.99}}
+    labels, runner = FakeLabels(labeled_window(300, accuracy=0.6, at=HOUR)), FakeRunner()
+    job = make_job(tmp_path, store, {HOUR: logs(400)}, runner=runner, labels=labels, wait_timeout=60.0)
+
+    outcome = run_drift_job(job, deployment=quality_deployment(), now=HOUR)
+
+    assert outcome.result.status == "no_drift"  # the inputs did not move; the answers got worse
+    assert outcome.quality is not None and outcome.quality.offline == 0.97 and outcome.quality.labels == 300
+    assert outcome.decision is not None and outcome.decision.fire and outcome.decision.trigger == "quality"
+    assert labels.reads == [("iris", -HOUR, HOUR)]  # the longer window (labeled training: 2h) read once
+    (pipeline, params), = runner.submitted
+    assert params == {"model_name": "iris", "train_on": "labeled", "labels_from": "iris",
+                      "labels_window": f"{-HOUR!r}..{HOUR!r}", "labeled_share": 0.5}
+    trail = outcome.trail
+    assert trail is not None and trail.model_version == "2" and trail.trigger == "quality"
+    assert (trail.train_on, trail.labels_since, trail.labels_until, trail.labeled_rows) == (
+        "labeled", -HOUR, HOUR, 300)
+    assert store.trails["2"]["labels_since"] == -HOUR and "300 labeled answers" in trail.trained_on()
+    assert load_state(state_path(tmp_path, "iris")).history[-1].quality == outcome.quality
+    assert 'kubeloop_retrains_total{deployment="iris",reason="quality"} 1.0' in job.metrics.exposition()
+    gauges = job.quality_metrics.registry
+    assert gauges.get_sample_value("kubeloop_quality_offline", {"deployment": "iris", "model": "iris",
+                                                               "version": "1", "metric": "macro-f1"}) == 0.96
+    value = gauges.get_sample_value("kubeloop_quality_value", {"deployment": "iris", "model": "iris",
+                                    "version": "1", "role": "champion", "metric": "accuracy", "class": ""})
+    assert value == pytest.approx(outcome.quality.value) and 0.5 < value < 0.7
+
+
+def test_too_few_labeled_answers_hold_a_retrain_on_production_data(tmp_path: Path, store: FakeStore) -> None:
+    store.offline = {"1": {"accuracy": 0.97}}
+    labels, runner = FakeLabels(labeled_window(120, accuracy=0.5, at=HOUR)), FakeRunner()
+    job = make_job(tmp_path, store, {HOUR: logs(400)}, runner=runner, labels=labels)
+
+    outcome = run_drift_job(job, deployment=quality_deployment(labeled={"minRows": 500}), now=HOUR)
+
+    assert runner.submitted == [] and outcome.decision is not None and not outcome.decision.fire
+    assert outcome.decision.reason.endswith(
+        "but not started: trainOn labeled: 120 labeled answers in the last 3600s, fewer than the 500 of "
+        "labeled.minRows")
+
+
+def test_unreadable_labels_leave_the_drift_verdict_and_say_why(tmp_path: Path, store: FakeStore) -> None:
+    job = make_job(tmp_path, store, {HOUR: logs(400, shift=0.5)}, labels=FakeLabels(fail=True))
+
+    outcome = run_drift_job(job, deployment=quality_deployment(), now=HOUR)
+
+    assert outcome.result.status == "drift" and outcome.quality is None
+    assert "could not read labels: OSError: label database is locked" in outcome.messages
+
+
+def test_a_deployment_without_labels_never_has_its_logs_read_for_quality(
+    tmp_path: Path, store: FakeStore
+) -> None:
+    labels = FakeLabels()
+    job = make_job(tmp_path, store, {HOUR: logs(400)}, labels=labels)
+
+    outcome = run_drift_job(job, deployment=quality_deployment(), now=HOUR)
+
+    assert labels.reads == [] and outcome.quality is None
+    assert outcome.decision is not None
+    assert "no labeled answers of version 1 in the window" in outcome.decision.reason

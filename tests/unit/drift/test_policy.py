@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from kubeloop.drift import policy
-from kubeloop.drift.policy import RetrainDecision, RetrainInputs, WindowOutcome
+from kubeloop.drift.policy import QualityReading, RetrainDecision, RetrainInputs, WindowOutcome
 from kubeloop.spec import DriftSpec
 
 SPEC = DriftSpec(consecutive_windows=2, cooldown=3600)
@@ -134,3 +134,73 @@ def test_a_due_retrain_that_cannot_start_does_not_fire_and_says_why() -> None:
     assert blocked.reason.endswith("but not started: no pipeline runner is configured")
     assert not off.fire and off.reason.endswith("but retraining is off")
     assert quiet.reason == "0 of 2 consecutive drifted checks"  # nothing due: the block is not mentioned
+
+
+QUALITY = DriftSpec(consecutive_windows=2, cooldown=3600,
+                    quality={"metric": "accuracy", "maxDrop": 0.05, "minLabels": 200})  # type: ignore[arg-type]
+
+
+def reading(value: float, half: float, *, labels: int = 400, offline: float | None = 0.95,
+            metric: str = "accuracy", higher: bool = True) -> QualityReading:
+    return QualityReading(metric=metric, value=value, low=value - half, high=value + half, labels=labels,
+                          offline=offline, higher_is_better=higher)
+
+
+def checked(*readings: QualityReading | None, status: str = "no_drift") -> list[WindowOutcome]:
+    return [WindowOutcome(at=900.0 * (i + 1), version="1", status=status, quality=r)  # type: ignore[arg-type]
+            for i, r in enumerate(readings)]
+
+
+def test_a_quality_drop_shown_by_the_whole_interval_fires_without_input_drift() -> None:
+    decision = decide_retrain(spec=QUALITY, history=checked(reading(0.80, 0.04)), version="1",
+                              last_retrain_at=None, now=1000)
+
+    assert decision.fire and decision.triggers == ("quality",) and decision.trigger == "quality"
+    assert decision.reason == ("quality drop: online accuracy 0.800 (0.760-0.840, 400 labels) vs holdout "
+                               "0.950, beyond 0.900 (max drop 0.05)")
+
+
+@pytest.mark.parametrize(("found", "why"), [
+    (reading(0.88, 0.04), "quality holds"),  # the interval reaches the limit: a drop is possible, not shown
+    (reading(0.60, 0.30, labels=199), "199 labeled answers of version 1, fewer than the 200"),
+    (reading(0.60, 0.01, offline=None), "version 1 has no holdout accuracy"),
+    (reading(float("nan"), 0.0), "undefined"),
+    (None, "no labeled answers of version 1 in the window"),
+])
+def test_no_retrain_while_a_drop_is_not_shown(found: QualityReading | None, why: str) -> None:
+    decision = decide_retrain(spec=QUALITY, history=checked(found), version="1", last_retrain_at=None,
+                              now=1000)
+
+    assert not decision.fire and decision.triggers == ()
+    assert decision.reason.startswith("0 of 2 consecutive drifted checks; ") and why in decision.reason
+
+
+def test_losses_drop_upwards_and_only_the_latest_reading_counts() -> None:
+    mae = DriftSpec(quality={"metric": "mae", "maxDrop": 0.5, "minLabels": 10})  # type: ignore[arg-type]
+    worse = reading(3.0, 0.2, metric="mae", offline=2.0, higher=False)
+    fine = reading(2.2, 0.2, metric="mae", offline=2.0, higher=False)
+
+    assert decide_retrain(spec=mae, history=checked(worse), version="1", last_retrain_at=None, now=1e3).fire
+    assert not decide_retrain(spec=mae, history=checked(worse, fine), version="1", last_retrain_at=None,
+                              now=2e3).fire
+
+
+def test_both_triggers_fire_together_and_quality_respects_the_cooldown_and_the_off_switch() -> None:
+    both = checked(reading(0.7, 0.05), reading(0.7, 0.05), status="drift")
+
+    fired = decide_retrain(spec=QUALITY, history=both, version="1", last_retrain_at=None, now=2000)
+    cooling = decide_retrain(spec=QUALITY, history=both, version="1", last_retrain_at=1500, now=2000)
+    off = decide_retrain(spec=QUALITY, history=both[:1], version="1", last_retrain_at=None, now=2000,
+                         retraining=False)
+
+    assert fired.fire and fired.trigger == "drift+quality"
+    assert fired.reason.startswith("2 consecutive drifted checks") and "; quality drop:" in fired.reason
+    assert not cooling.fire and "cooldown" in cooling.reason
+    assert not off.fire and off.reason.startswith("would retrain (quality drop")
+
+
+def test_without_a_quality_trigger_the_readings_are_ignored() -> None:
+    decision = decide_retrain(spec=SPEC, history=checked(reading(0.1, 0.01)), version="1",
+                              last_retrain_at=None, now=1000)
+
+    assert not decision.fire and decision.reason == "0 of 2 consecutive drifted checks"

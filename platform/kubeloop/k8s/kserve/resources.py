@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from kubeloop.k8s.config import ClusterConfig
 from kubeloop.k8s.kserve.modes import MODE_ANNOTATION
 from kubeloop.k8s.meta import object_meta, predictor_host
+from kubeloop.labels.serving import policy_json
 from kubeloop.spec import ModelDeployment
 
 API_VERSION = "serving.kserve.io/v1beta1"
@@ -83,6 +84,8 @@ def logger_url(
     }
     if mirror is not None and mirror.percent:
         query |= {"mirror": mirror.url, "mirrorPercent": str(mirror.percent), "shadowVersion": mirror.version}
+    if deployment.spec.labeling.policy != "none":  # the collector records each row's inclusion probability
+        query["labeling"] = policy_json(deployment.spec.labeling)
     return f"{config.collector_url}?{urlencode(query)}"
 
 
