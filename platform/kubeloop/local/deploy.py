@@ -26,6 +26,7 @@ def deploy_version(
     server = processes.start_server(
         settings, deployment=deployment.name, model=deployment.spec.model.name, version=version,
         runtime=serving.runtime, workers=serving.workers, max_batch_rows=serving.max_batch_size,
+        labeling=deployment.spec.labeling,
     )  # fmt: skip
     gateway = processes.start_gateway(settings, port=gateway_port or serving.port)
     route_stable(settings, deployment.name, version)
