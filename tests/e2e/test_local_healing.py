@@ -197,7 +197,7 @@ def test_wait_returns_at_promotion_and_the_supervisor_retires_the_warm_champion(
     status = json.loads(kubeloop("rollout", "status", "iris", "--json").stdout)
     assert (status["champion"], status["previous"]) == (good, champion)
     assert home.server(champion).alive(), "the previous champion is kept warm for keepPreviousWarm"
-    wait_for(lambda: rollout_state(home.settings, "iris")["extra"].get("retired"),
+    wait_for(lambda: (rollout_state(home.settings, "iris")["retirement"] or {}).get("doneAt"),
              timeout=60, what="the supervisor to retire the previous champion")
     assert champion not in {r.version for r in processes.server_records(home.settings, "iris")}
 
