@@ -64,6 +64,13 @@ PRELOAD = (
     "kubeloop.serving.core.onnx_copy",
     "kubeloop.serving.core.onnx_model",
 )
+# kubeloop's components that need more than pandas, and the runner's report: one that arrives during
+# the preload waits for it. Forked half-way, it imported the rest itself while the preload did the
+# same, and took twice a fresh task's time under load (bench/bench_training.py); others start at once.
+WAIT_FOR_PRELOAD = frozenset(
+    {"train_sklearn", "evaluate_model", "quality_gate", "register_model", "start_rollout"}
+)
+_RECEIVE_TIMEOUT_S = 10.0
 _ending: list[int] = []  # a forked task's exit status, once it has one
 
 
@@ -90,16 +97,44 @@ class _Server:
         self.selector.register(self.listener, selectors.EVENT_READ)
         self.selector.register(control, selectors.EVENT_READ)
 
-    def next_task(self, *, timeout: float | None) -> Task | None:
-        """Start the tasks waiting (within `timeout`); returns the task in a forked task's process."""
+    def requests(self, *, timeout: float | None) -> list[Request]:
+        """The task requests that arrived (within `timeout`); ends this process when the run is over."""
+        found = []
         for key, _ in self.selector.select(timeout):
             if key.fileobj == self.control:
                 shutil.rmtree(Path(self.listener.getsockname()).parent, ignore_errors=True)
                 os._exit(0)  # the run is over (or never started)
             conn, _ = self.listener.accept()
-            if task := self._fork_watcher(conn):
-                return task
-        return None
+            conn.settimeout(_RECEIVE_TIMEOUT_S)
+            try:
+                found.append(Request(conn=conn, task=_receive(conn)))
+            except (OSError, EOFError, ValueError, KeyError, TypeError, struct.error):  # it runs fresh
+                conn.close()
+        return found
+
+    def start(self, request: Request) -> Task | None:
+        """Fork the request's watcher, which forks its task; returns the task in the task's process."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if os.fork():
+            request.conn.close()
+            for fd in request.task.streams:
+                os.close(fd)
+            return None
+        self.close()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        request.conn.settimeout(None)
+        try:
+            pid = os.fork()
+        except OSError:  # the launcher sees no `S` and runs it fresh
+            os._exit(1)
+        if pid == 0:
+            request.conn.close()
+            return request.task
+        try:
+            _watch(request.conn, pid, request.task.streams)
+        finally:
+            os._exit(0)
 
     def close(self) -> None:
         """Release the server's descriptors (in a forked watcher)."""
@@ -107,42 +142,48 @@ class _Server:
         self.listener.close()
         os.close(self.control)
 
-    def _fork_watcher(self, conn: socket.socket) -> Task | None:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        if os.fork():
-            conn.close()
-            return None
-        self.close()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        try:
-            task = _receive(conn)
-            pid = os.fork()
-        except BaseException:  # noqa: BLE001 - a bad request: the launcher sees no `S` and runs it fresh
-            os._exit(1)
-        if pid == 0:
-            conn.close()
-            return task
-        try:
-            _watch(conn, pid, task.streams)
-        finally:
-            os._exit(0)
+
+@dataclass(frozen=True)
+class Request:
+    """A task received from a launcher, and the connection its watcher answers on."""
+
+    conn: socket.socket
+    task: Task
+
+    def waits_for_preload(self) -> bool:
+        """Whether it should wait for the preload when it arrives early (see WAIT_FOR_PRELOAD)."""
+        argv = self.task.argv
+        named = {
+            value for flag, value in zip(argv, argv[1:], strict=False) if flag == "--function_to_execute"
+        }
+        return self.task.module == "kubeloop.pipelines.local" or bool(named & WAIT_FOR_PRELOAD)
 
 
 def serve(server: _Server) -> Task:
     """Preload and start tasks; returns only in a forked task (the server ends when its control closes)."""
     atexit.register(_leave)  # registered first, so it runs last: after the task's own exit handlers
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the watchers
-    started = time.perf_counter()
+    started, waiting = time.perf_counter(), []
     for name in PRELOAD:
-        if task := server.next_task(timeout=0):
+        arrived = server.requests(timeout=0)
+        waiting += [request for request in arrived if request.waits_for_preload()]
+        if task := _start_all(server, [request for request in arrived if not request.waits_for_preload()]):
             return task
         _preload(name)
     seconds = time.perf_counter() - started
     print(f"warm task starter: {len(PRELOAD)} modules preloaded in {seconds:.2f}s", flush=True)
+    if task := _start_all(server, waiting):
+        return task
     while True:
-        if task := server.next_task(timeout=None):
+        if task := _start_all(server, server.requests(timeout=None)):
             return task
+
+
+def _start_all(server: _Server, requests: list[Request]) -> Task | None:
+    for request in requests:
+        if task := server.start(request):
+            return task
+    return None
 
 
 def _preload(name: str) -> None:
@@ -160,6 +201,16 @@ def _receive(conn: socket.socket) -> Task:
     if uid != os.getuid():
         raise PermissionError(f"a task request from user {uid}")
     header, streams, _, _ = socket.recv_fds(conn, LENGTH.size, 3)
+    try:
+        request = _read_request(conn, header)
+    except BaseException:
+        for fd in streams:
+            os.close(fd)
+        raise
+    return Task(streams=list(streams), **request)
+
+
+def _read_request(conn: socket.socket, header: bytes) -> dict[str, Any]:
     (size,) = LENGTH.unpack(header)
     body = b""
     while len(body) < size:
@@ -170,7 +221,7 @@ def _receive(conn: socket.socket) -> Task:
     request: dict[str, Any] = json.loads(body)
     if _interpreter_settings(request["env"]) != _interpreter_settings(os.environ):
         raise ValueError("the task sets other PYTHON* variables than this interpreter started with")
-    return Task(streams=list(streams), **request)
+    return request
 
 
 def _interpreter_settings(env: Mapping[str, str]) -> dict[str, str]:

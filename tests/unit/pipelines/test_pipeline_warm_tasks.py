@@ -81,8 +81,7 @@ def test_tasks_start_warm_through_kfps_executor_and_the_warm_interpreter_ends_wi
     assert state == "succeeded", message
     warm = json.loads(out.read_text())
     assert (warm["rows"], warm["before"][:2], warm["this"][:2]) == (7, "1 ", "1 ")  # both forked
-    (folder,) = tmp_path.glob("kubeloop-warm-*")
-    assert _removed(folder)  # the warm interpreter left with the run
+    assert _warm_folders_removed(tmp_path)  # the warm interpreter left with the run
     seeded = json.loads(Path(f"{out}.seeded").read_text())
     assert (seeded["rows"], seeded["this"]) == (7, "fresh False")
 
@@ -112,11 +111,13 @@ def test_a_refused_pre_flight_stops_the_warm_interpreter_and_leaves_no_run(
     with pytest.raises(Exception, match="rows"):
         runner.submit(f"{tmp_path / 'flow.py'}:flow", {"rows": "many", "out": "x", "seeded_out": "y"})
     assert runner.runs() == [] and not list((settings.home / "pipelines").iterdir())
-    (folder,) = tmp_path.glob("kubeloop-warm-*")
-    assert _removed(folder)  # released at once: the interpreter left without serving a task
+    assert _warm_folders_removed(tmp_path)  # released at once: the interpreter left without serving a task
 
 
-def test_the_launcher_runs_anything_but_a_task_in_a_fresh_python(tmp_path: Path) -> None:
+def test_the_launcher_runs_anything_but_a_task_in_a_fresh_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     warm = start_warm(log=tmp_path / "warm.log", env=dict(os.environ))
     assert warm is not None
     try:
@@ -141,12 +142,13 @@ def test_the_launcher_runs_anything_but_a_task_in_a_fresh_python(tmp_path: Path)
         assert done.returncode == 1 and "request.json" in done.stderr  # ran fresh, failed on its own
     finally:
         warm.release()
-    assert _removed(warm.socket_path.parent)
+    assert _warm_folders_removed(tmp_path)
 
 
-def _removed(folder: Path, *, seconds: float = 60) -> bool:
-    """Whether `folder` is gone within `seconds` (the warm interpreter leaves between two imports)."""
+def _warm_folders_removed(scratch: Path, *, seconds: float = 60) -> bool:
+    """Whether the warm interpreters' folders in `scratch` are gone within `seconds` (an interpreter
+    leaves between two of its imports)."""
     deadline = time.monotonic() + seconds
-    while folder.exists() and time.monotonic() < deadline:
+    while list(scratch.glob("kubeloop-warm-*")) and time.monotonic() < deadline:
         time.sleep(0.2)
-    return not folder.exists()
+    return not list(scratch.glob("kubeloop-warm-*"))
