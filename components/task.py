@@ -15,7 +15,7 @@ import sys
 from types import TracebackType
 from typing import Any
 
-from kubeloop.pipelines.base import PIPELINE_RUN_ENV
+from kubeloop.pipelines.base import IN_WARM_TASK_ENV, PIPELINE_RUN_ENV
 
 
 def end_without_teardown() -> None:
@@ -23,7 +23,10 @@ def end_without_teardown() -> None:
 
     Registered first, it runs last (exit handlers run in reverse order), so MLflow's and tempfile's
     handlers still run. A `sys.exit(n)` in the task would end with 0: components never call it.
+    A task forked by the warm starter (`kubeloop.pipelines.warm`) already ends this way.
     """
+    if os.environ.get(IN_WARM_TASK_ENV) == "1":
+        return
     failed: list[bool] = []
     previous = sys.excepthook
 

@@ -9,6 +9,8 @@ from typing import Any, Literal, Protocol
 RunState = Literal["pending", "running", "succeeded", "failed"]
 # Every task of a run sees its run id here; kubeloop's components tag the MLflow runs they touch with it.
 PIPELINE_RUN_ENV = "KUBELOOP_PIPELINE_RUN"
+# "1" in a task the local runner forked from its warm interpreter (kubeloop.pipelines.warm).
+IN_WARM_TASK_ENV = "KUBELOOP_WARM_TASK"
 # Set to the run's registry too, so a user's own component that logs with plain MLflow lands there.
 MLFLOW_TRACKING_ENV = "MLFLOW_TRACKING_URI"
 

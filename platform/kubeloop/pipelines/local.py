@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -20,14 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kubeloop.errors import NotFoundError
+from kubeloop.errors import KubeloopError, NotFoundError
 from kubeloop.pipelines.base import MLFLOW_TRACKING_ENV, PIPELINE_RUN_ENV, PipelineRun, RunStatus
 from kubeloop.pipelines.catalog import from_source, get_pipeline
+from kubeloop.pipelines.warm import LOG_NAME as WARM_LOG
+from kubeloop.pipelines.warm import WarmStart, start_warm, warm_tasks
 from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings, load_settings
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TASK_START = re.compile(r"Executing task '([\w-]+)'")
 _TASK_FAILED = re.compile(r"Task '([\w-]+)' finished with status FAILURE")
+REPORT_FLAG, REPORT_NAME = "--report", "report.json"
 _ERROR_LINE = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*(?:Error|Exception|Unavailable)): (.+)$")
 
 
@@ -46,16 +50,8 @@ class LocalPipelineRunner:
         """
         definition = get_pipeline(pipeline)
         run_id = f"{definition.name}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-        arguments = definition.arguments(params, self.settings)
         run_dir = self.root / run_id
         run_dir.mkdir(parents=True)
-        request = {
-            "pipeline": pipeline,
-            "source": definition.source.ref,
-            "arguments": arguments,
-            "submitted": time.time(),
-        }
-        (run_dir / "request.json").write_text(json.dumps(request, indent=2))
         env = {
             **os.environ,
             HOME_ENV: str(self.settings.home),
@@ -63,18 +59,42 @@ class LocalPipelineRunner:
             MLFLOW_TRACKING_ENV: self.settings.tracking_uri,
             PIPELINE_RUN_ENV: run_id,
         }
-        with (run_dir / "log.txt").open("wb") as log:
-            child = subprocess.Popen(
-                [sys.executable, "-m", "kubeloop.pipelines.local", str(run_dir)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,  # a Ctrl-C in the CLI does not kill a run half-way through a task
-            )
-        (run_dir / "pid").write_text(str(child.pid))
-        self._children[run_id] = child
+        warm = start_warm(log=run_dir / WARM_LOG, env=env)  # its imports overlap the pre-flight's
+        try:
+            arguments = definition.arguments(params, self.settings)
+        except BaseException:
+            if warm is not None:
+                warm.release()
+            shutil.rmtree(run_dir, ignore_errors=True)  # refused before it started: no run
+            raise
+        request = {
+            "pipeline": pipeline,
+            "source": definition.source.ref,
+            "arguments": arguments,
+            "submitted": time.time(),
+        }
+        (run_dir / "request.json").write_text(json.dumps(request, indent=2))
+        self._start(run_dir, env=env, warm=warm)
         return PipelineRun(run_id=run_id, pipeline=pipeline, params=arguments)
+
+    def _start(self, run_dir: Path, *, env: dict[str, str], warm: WarmStart | None) -> None:
+        """Start the run's child process, handing it the warm interpreter."""
+        try:
+            with (run_dir / "log.txt").open("wb") as log:
+                child = subprocess.Popen(
+                    [sys.executable, "-m", "kubeloop.pipelines.local", str(run_dir)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env={**env, **(warm.child_env() if warm else {})},
+                    pass_fds=(warm.keep_alive,) if warm else (),
+                    start_new_session=True,  # a Ctrl-C in the CLI does not kill a run half-way through a task
+                )
+        finally:
+            if warm is not None:
+                warm.release()
+        (run_dir / "pid").write_text(str(child.pid))
+        self._children[run_dir.name] = child
 
     def status(self, run: PipelineRun) -> RunStatus:
         """Finished runs report their status file; live ones the task they are running."""
@@ -156,27 +176,53 @@ def _read_log(run_dir: Path) -> str:
 
 
 def _execute(run_dir: Path) -> dict[str, Any]:
-    """Run the requested pipeline with kfp.local in this process; return the status to record."""
-    import kfp.local
+    """Run the requested pipeline with kfp.local in this process; return the status to record.
 
-    request = json.loads((run_dir / "request.json").read_text())
-    definition = from_source(request["source"])
-    kfp.local.init(
-        runner=kfp.local.SubprocessRunner(use_venv=False),
-        pipeline_root=str(run_dir / "outputs"),
-        raise_on_error=True,
+    Tasks start warm (`kubeloop.pipelines.warm`), and so does the report, which needs MLflow: a
+    task-like process forked from the warm interpreter instead of importing MLflow here.
+    """
+    with warm_tasks():
+        import kfp.local
+
+        request = json.loads((run_dir / "request.json").read_text())
+        definition = from_source(request["source"])
+        kfp.local.init(
+            runner=kfp.local.SubprocessRunner(use_venv=False),
+            pipeline_root=str(run_dir / "outputs"),
+            raise_on_error=True,
+        )
+        try:
+            definition.load()(**request["arguments"])
+        except RuntimeError:
+            sys.stdout.flush()
+            return {"state": "failed", "message": failure_message(_read_log(run_dir))}
+        return {"state": "succeeded", "message": "", "outputs": _report(run_dir)}
+
+
+def _report(run_dir: Path) -> dict[str, Any]:
+    """What the finished run decided, from `python -m kubeloop.pipelines.local --report <run dir>`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "kubeloop.pipelines.local", REPORT_FLAG, str(run_dir)],
+        check=False,
+        stdin=subprocess.DEVNULL,
     )
-    try:
-        definition.load()(**request["arguments"])
-    except RuntimeError:
-        sys.stdout.flush()
-        return {"state": "failed", "message": failure_message(_read_log(run_dir))}
-    outputs = definition.report(run_dir.name, load_settings())
-    return {"state": "succeeded", "message": "", "outputs": outputs}
+    if done.returncode != 0:
+        raise KubeloopError(f"reading the run's outcome failed (exit {done.returncode}); see its log")
+    return dict(json.loads((run_dir / REPORT_NAME).read_text()))
+
+
+def write_report(run_dir: Path) -> None:
+    """Read the run's outcome back (from MLflow for kubeloop's components) into its report file."""
+    request = json.loads((run_dir / "request.json").read_text())
+    outputs = from_source(request["source"]).report(run_dir.name, load_settings())
+    (run_dir / REPORT_NAME).write_text(json.dumps(outputs, default=str))
 
 
 def main(argv: list[str]) -> int:
-    """Child-process entry point: `python -m kubeloop.pipelines.local <run dir>`."""
+    """Child-process entry point: `python -m kubeloop.pipelines.local [--report] <run dir>`."""
+    if argv[0] == REPORT_FLAG:
+        write_report(Path(argv[1]))
+        return 0
     run_dir = Path(argv[0])
     try:
         status = _execute(run_dir)

@@ -11,12 +11,18 @@ from kubeloop.registry.names import CHAMPION
 
 def load_candidate(tracking_uri: str, model_uri: str, scratch: Path) -> tuple[Any, str | None]:
     """The candidate as a pyfunc model (any flavour) and the run that logged it."""
-    import mlflow.pyfunc
-
     registry = MlflowRegistry(tracking_uri=tracking_uri)
     source = registry.locate(model_uri)
     path = registry.download_location(source.location, scratch / "candidate")
-    return mlflow.pyfunc.load_model(str(path)), source.run_id
+    return load_pyfunc(path), source.run_id
+
+
+def load_pyfunc(path: Path) -> Any:
+    """A downloaded model as pyfunc, without MLflow's requirement check: that walks every installed
+    distribution (about a second in a fresh task process) to print a warning, not to load the model."""
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(str(path), suppress_warnings=True)
 
 
 def model_inputs(model: Any, features: Any) -> Any:
@@ -31,8 +37,6 @@ def champion_scores(
     tracking_uri: str, name: str, features: Any, labels: Any, task: str, scratch: Path, *, weights: Any = None
 ) -> dict[str, Any]:
     """The champion's version and metrics on the same holdout, or a note saying why it could not score it."""
-    import mlflow.pyfunc
-
     from kubeloop.training.evaluation import score_model
 
     registry = MlflowRegistry(tracking_uri=tracking_uri)
@@ -41,7 +45,7 @@ def champion_scores(
         return {}
     path = registry.download_verified(name=name, version=champion.version, dst=scratch / "champion")
     try:
-        model = mlflow.pyfunc.load_model(str(path))
+        model = load_pyfunc(path)
         metrics = score_model(model, model_inputs(model, features), labels, task=task, weights=weights)
     except Exception as error:  # noqa: BLE001 - a champion on other columns or another task cannot compare
         first = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__

@@ -190,12 +190,11 @@ def _columns(frame: Any, inspected: Inspected, what: str) -> Any:
 
 
 def _log_reference(tracking_uri: str, run_id: str, frame: Any, inspected: Inspected) -> None:
-    import mlflow.pyfunc
-
+    from kubeloop.training.champion import load_pyfunc
     from kubeloop.training.tracking import log_reference_artifacts
 
     try:
-        predictions = mlflow.pyfunc.load_model(str(inspected.local_path)).predict(frame)
+        predictions = load_pyfunc(inspected.local_path).predict(frame)
     except Exception as error:  # noqa: BLE001 - whatever the flavour raises, the model cannot serve this
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelRefused(f"the model cannot predict its reference rows: {first[:200]}") from None
