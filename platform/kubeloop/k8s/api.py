@@ -72,6 +72,7 @@ PLURALS = {
     "HTTPRoute": "httproutes",
     "CronWorkflow": "cronworkflows",
     "CronJob": "cronjobs",
+    "ModelDeployment": "modeldeployments",  # the owner of all the above
 }
 
 
@@ -123,7 +124,7 @@ class KubeApi:
                     f"the cluster has no {ref.plural}.{ref.group}/{ref.version}; "
                     f"install its CRD (is {ref.group.split('.')[-2]} installed?)"
                 ) from None
-            raise _translate(error, ref, verb="create") from None
+            raise _translate(error, ref, verb="create", body=body) from None
 
     def patch(self, ref: Ref, body: dict[str, Any]) -> dict[str, Any]:
         """Merge-patch the object (RFC 7386: maps merge, lists are replaced, null deletes)."""
@@ -265,9 +266,29 @@ def contains(live: Any, desired: Any) -> bool:
     return bool(live == desired)
 
 
-def _translate(error: ApiException, ref: Ref, *, verb: str, subresource: str = "") -> Exception:
+def _owner_finalizers(
+    error: ApiException, body: dict[str, Any] | None, *, namespace: str
+) -> Forbidden | None:
+    """The OwnerReferencesPermissionEnforcement refusal: setting blockOwnerDeletion needs `update` on the
+    owner's finalizers, which the server's message does not name; the body's owner reference does."""
+    if body is None or "blockOwnerDeletion" not in str(error.body):
+        return None
+    owners = [o for o in body.get("metadata", {}).get("ownerReferences", []) if o.get("blockOwnerDeletion")]
+    if not owners or owners[0].get("kind") not in PLURALS:
+        return None
+    group = str(owners[0].get("apiVersion", "")).rpartition("/")[0]
+    resource = f"{PLURALS[owners[0]['kind']]}/finalizers" + (f".{group}" if group else "")
+    return Forbidden(verb="update", resource=resource, namespace=namespace)
+
+
+def _translate(
+    error: ApiException, ref: Ref, *, verb: str, subresource: str = "", body: dict[str, Any] | None = None
+) -> Exception:
     """A 403 as Forbidden naming what was refused; any other failure as BackendUnavailable."""
     if error.status == 403:
+        owner = _owner_finalizers(error, body, namespace=ref.namespace)
+        if owner is not None:
+            return owner
         resource = f"{ref.plural}/{subresource}" if subresource else ref.plural
         named = f"{resource}.{ref.group}" if ref.group else resource
         return Forbidden(verb=verb, resource=named, namespace=ref.namespace)

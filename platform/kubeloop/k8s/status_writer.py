@@ -3,7 +3,7 @@
 Writes go through `KubeApi.update` (read, change, write with the resourceVersion read, again on 409), so
 they never overwrite the rollout state another writer saved. A condition that turns False, or changes
 its reason or message while False, is handed to `report` once (the operator posts it as a Warning
-event), not on every reconcile.
+event), not on every reconcile; RollingOut False is no problem (nothing is rolling out) and never reported.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from kubeloop.k8s.status import BACKEND_AVAILABLE, READY, ROLLING_OUT, SPEC_VALI
 
 # (the object as read, a condition that just turned False) -> post it somewhere people look.
 Report = Callable[[dict[str, Any], Condition], None]
+# The conditions whose False is a problem someone must act on.
+PROBLEMS = (SPEC_VALID, BACKEND_AVAILABLE, READY)
 
 
 def newly_false(current: Sequence[Mapping[str, Any]], new: Sequence[Condition]) -> list[Condition]:
@@ -30,7 +32,7 @@ def newly_false(current: Sequence[Mapping[str, Any]], new: Sequence[Condition]) 
             condition.reason,
             condition.message,
         )
-        if condition.status is False and not same:
+        if condition.status is False and condition.type in PROBLEMS and not same:
             changed.append(condition)
     return changed
 
