@@ -71,16 +71,17 @@ class OperatorRelease:
                                                      path=folder / f"{self.service_account}.yaml")
 
     def apply(self, objects: list[dict[str, Any]] | None = None) -> None:
-        """Create or replace the RBAC objects (the peering object is shared by every release)."""
+        """Create or replace the RBAC objects and the peering object."""
         self.plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
                            stdin=yaml.safe_dump_all(objects or self.objects))
 
     def delete(self) -> None:
-        """Remove the cluster-scoped objects and those in other namespaces (the namespace takes the rest)."""
+        """Remove the cluster-scoped objects (the peering too: a helm release must be able to own it) and
+        those in other namespaces (the namespace takes the rest)."""
         for obj in self.objects:
             kind, name = obj["kind"], obj["metadata"]["name"]
-            if kind in ("ClusterRole", "ClusterRoleBinding") or obj["metadata"].get("namespace") not in (
-                    None, self.namespace):
+            elsewhere = obj["metadata"].get("namespace") not in (None, self.namespace)
+            if kind in ("ClusterRole", "ClusterRoleBinding", "ClusterKopfPeering") or elsewhere:
                 args = ["-n", obj["metadata"]["namespace"]] if obj["metadata"].get("namespace") else []
                 self.plane.kubectl("delete", kind, name, *args, "--ignore-not-found", "--wait=false")
 

@@ -198,7 +198,8 @@ def cluster_reconciler(metrics: OperatorMetrics, *, identity: str) -> Reconciler
 
 def post_warning(obj: dict[str, Any], condition: Condition) -> None:
     """A condition that just turned False, as a Warning event on the object (`kubectl describe` shows it)."""
-    kopf.warn(obj, reason=condition.reason, message=f"{condition.type}: {condition.message}")
+    # kopf posts from the raw object's apiVersion, kind and metadata: a dict serves as its Body here.
+    kopf.warn(cast(kopf.Body, obj), reason=condition.reason, message=f"{condition.type}: {condition.message}")
 
 
 def serve_metrics(metrics: OperatorMetrics, *, port: int, host: str) -> WSGIServer:

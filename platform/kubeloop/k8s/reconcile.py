@@ -179,7 +179,8 @@ class Reconciler:
         )
         loop = self.loop(self._ports(deployment, backend))
         command = pending_command(obj)
-        result, extra = None, {}
+        result: Reconciled | None = None
+        extra: dict[str, Any] = {}
         if command is not None:
             result, extra["lastCommand"] = self._command(loop, target, seen, command)
         if result is None:
