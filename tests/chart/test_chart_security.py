@@ -80,8 +80,18 @@ def test_watched_namespaces_get_roles_not_cluster_rights(rendered: Objects) -> N
     assert [r["metadata"]["namespace"] for r in roles] == ["ml-prod"]
     (cluster_role,) = [o for o in objects if o["kind"] == "ClusterRole"]
     cluster_resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
-    assert cluster_resources == {"customresourcedefinitions", "namespaces"}
-    assert all(rule["verbs"] == ["get", "list", "watch"] for rule in cluster_role["rules"])
+    assert cluster_resources == {"customresourcedefinitions"}
+    assert all(rule["verbs"] == ["list", "watch"] for rule in cluster_role["rules"])
+    (role,) = roles
+    assert {"kopfpeerings", "modeldeployments"} <= {r for rule in role["rules"] for r in rule["resources"]}
+
+
+def test_kserve_config_is_readable_by_name_only(rendered: Objects) -> None:
+    """With router.type=kserve the operator reads one ConfigMap in KServe's namespace, nothing else."""
+    (role,) = [o for o in rendered["minimal"] if o["kind"] == "Role"]
+    assert role["metadata"]["namespace"] == "kserve"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                              "resourceNames": ["inferenceservice-config"], "verbs": ["get"]}]
 
 
 def test_no_secret_values_with_external_references(rendered: Objects) -> None:

@@ -1,4 +1,6 @@
-"""Fixtures of the tests against a real control plane: one per session, a namespace per test.
+"""Fixtures of the tests against a real control plane: one per session, a namespace per test; and, for
+the operator's tests, a real MLflow registry, a real Prometheus and the simulated model-server metrics
+it scrapes (one of each per session).
 
 The control plane is built by `make install` (`python -m kubeloop.devtools install`); without it the
 `control_plane` fixture fails saying so. Tests here carry the `cluster` marker.
@@ -6,15 +8,25 @@ The control plane is built by `make install` (`python -m kubeloop.devtools insta
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
+from models_registry import Models
+from operator_env import KSERVE_NAMESPACE
+from prometheus_harness import LocalPrometheus, local_prometheus
 from rendering import CHART, crds_folder
+from traffic import Traffic, simulated_traffic
 
 from kubeloop.devtools.cluster import ControlPlane, start
+from kubeloop.k8s.api import KubeApi
+from kubeloop.registry.mlflow_registry import MlflowRegistry
+from kubeloop.serving.testing import register_iris
+from kubeloop.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +67,41 @@ def write_yaml(path: Path, text: str) -> Path:
     """Write a manifest for kubectl -f."""
     path.write_text(text)
     return path
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
+    """The session's registry, with the seed model registered."""
+    home = tmp_path_factory.mktemp("registry")
+    settings = Settings(home=home, tracking_uri=f"sqlite:///{home / 'mlflow.db'}").ensure_dirs()
+    version = register_iris(settings, name="iris-seed", kind="logreg")
+    seed = MlflowRegistry(tracking_uri=settings.tracking_uri).get_version("iris-seed", version)
+    return Models(settings=settings, seed_uri=seed.source)
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrometheus]:
+    """A real Prometheus on loopback scraping every second what `set_targets` names."""
+    with local_prometheus(tmp_path_factory.mktemp("prometheus"), scrape_interval="1s") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def traffic(installed_crds: ControlPlane, prometheus: LocalPrometheus) -> Iterator[Traffic]:
+    """Simulated model-server metrics, scraped by `prometheus`, following the routes of the deployments
+    a test asks it to follow (see traffic.py: kwok pods run no model servers)."""
+    with installed_crds.api_client() as client, simulated_traffic(
+            api=KubeApi(client), set_targets=prometheus.set_targets) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def kserve_installed(installed_crds: ControlPlane) -> ControlPlane:
+    """What installing KServe leaves besides its CRDs that the operator reads: its namespace and the
+    `inferenceservice-config` ConfigMap (Serverless, the default of KServe's own chart)."""
+    config = {"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "inferenceservice-config", "namespace": KSERVE_NAMESPACE},
+              "data": {"deploy": json.dumps({"defaultDeploymentMode": "Serverless"})}}
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KSERVE_NAMESPACE}}
+    installed_crds.kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all([namespace, config]))
+    return installed_crds

@@ -154,7 +154,9 @@ def test_install_upgrade_and_uninstall_keep_secrets_and_leave_nothing(release: R
 def test_a_second_cluster_wide_operator_is_refused_naming_the_value(
         installed_crds: ControlPlane, namespace: str, tmp_path: Path) -> None:
     first = Release(plane=installed_crds, namespace=namespace, scenario="minimal", folder=tmp_path)
-    first.helm("install", first.name, str(CHART), *values_args("minimal"))  # no --wait: rendering matters
+    # KServe's ConfigMap Role goes in a namespace that exists (the release's own): rendering matters here.
+    values = [*values_args("minimal"), "--set", f"router.kserve.namespace={namespace}"]
+    first.helm("install", first.name, str(CHART), *values)  # no --wait
     other = f"{namespace[:50]}-b"
     installed_crds.kubectl("create", "namespace", other)
     try:
@@ -163,7 +165,7 @@ def test_a_second_cluster_wide_operator_is_refused_naming_the_value(
         assert second.returncode != 0
         assert (f"operator.watchNamespace: a cluster-wide kubeloop operator is already installed "
                 f"(release {first.name} in namespace {namespace})") in second.stderr, second.stderr
-        first.helm("upgrade", first.name, str(CHART), *values_args("minimal"))  # its owner still upgrades
+        first.helm("upgrade", first.name, str(CHART), *values)  # its owner still upgrades
     finally:
         first.helm("uninstall", first.name)
         installed_crds.kubectl("delete", "namespace", other, "--wait=false")

@@ -9,9 +9,9 @@ decides again from it: the rollback stands, with the operator's decision before 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from apiserver import FakeApiServer
+from interleaving import Interleaved
 from operator_fakes import ISVC, MD, Clock, Metrics, Registry, manifest, reconciler, run
 
 from kubeloop.controller.loop import Controller, Ports
@@ -19,24 +19,7 @@ from kubeloop.k8s.api import KubeApi
 from kubeloop.k8s.config import ClusterConfig
 from kubeloop.k8s.reconcile import ClusterController, deployment_from_object
 from kubeloop.k8s.status_store import StatusStateStore
-from kubeloop.routing.base import RouteChange, Routes, TrafficRouter
 from kubeloop.routing.factory import cluster_backend
-
-
-class Interleaved:
-    """The operator's router; right after its first route change, the other writer runs to completion."""
-
-    def __init__(self, inner: TrafficRouter, other: Any) -> None:
-        self.inner, self.other, self.fired = inner, other, False
-
-    def set_routes(self, routes: Routes, *, change: RouteChange = RouteChange.STEP) -> None:
-        self.inner.set_routes(routes, change=change)
-        if not self.fired:
-            self.fired = True
-            self.other()
-
-    def get_routes(self) -> Routes | None:
-        return self.inner.get_routes()
 
 
 def by_hand_rollback(kube: KubeApi, registry: Registry, clock: Clock, apiserver: FakeApiServer) -> None:

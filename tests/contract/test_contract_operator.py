@@ -7,6 +7,7 @@ patches of the rollout, and the status carries each decision with its reason.
 
 from __future__ import annotations
 
+import pytest
 from apiserver import FakeApiServer
 from operator_fakes import MD, VS, Clock, Registry, isvc_patches, manifest, reconciler, run
 
@@ -148,13 +149,14 @@ def test_missing_kserve_crd_gives_a_condition_not_a_crash(kube: KubeApi, clock: 
 def test_finalizer_deletes_routes_before_servers(
     apiserver: FakeApiServer, kube: KubeApi, clock: Clock
 ) -> None:
-    from kubeloop.k8s.operator import finalize
+    from kubeloop.k8s.operator import finalize, owned_kinds
 
     apiserver.put_object(MD, manifest(router="istio"))
     reconciler(kube, Registry(), clock).reconcile(namespace="models", name="iris")
     apiserver.requests.clear()
     # the VirtualService, two InferenceServices (champion, waiting challenger), two rules, the CronJob
-    assert finalize(kube, namespace="models", name="iris") == 6
+    kinds = owned_kinds("istio", drift_engine="cronjob")
+    assert finalize(kube, namespace="models", name="iris", kinds=kinds) == 6
     deleted = [r.path.rsplit("/", 2)[-2] for r in apiserver.requests if r.method == "DELETE"]
     assert deleted[0] == "virtualservices" and deleted[-1] == "cronjobs"
     assert deleted.index("inferenceservices") < deleted.index("destinationrules")
@@ -183,9 +185,52 @@ def test_kopf_handlers_are_registered_and_call_the_reconciler() -> None:
     assert timer.interval == 10.0 and timer.requires_finalizer
     reasons = {str(getattr(h, "reason", "")) for h in registry._changing.get_all_handlers()}
     assert {"create", "update", "delete"} <= {r.split(".")[-1].lower() for r in reasons}
-    assert timer.fn(namespace="models", name="iris") == "stable" and calls == [("models", "iris")]
+    assert timer.fn(namespace="models", name="iris", body={}) is None and calls == [("models", "iris")]
     assert metrics.registry.get_sample_value("kubeloop_operator_reconcile_total", {"result": "stable"}) == 1.0
     assert metrics.registry.get_sample_value("kubeloop_operator_last_reconcile_timestamp_seconds") > 0
+
+
+def test_a_refused_request_is_logged_and_posted_once_not_raised(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import kopf
+
+    from kubeloop.k8s.api import Forbidden
+    from kubeloop.k8s.operator import OperatorMetrics, register
+
+    class Refused:
+        def reconcile(self, *, namespace: str, name: str) -> str:
+            resource = "inferenceservices.serving.kserve.io"
+            raise Forbidden(verb="create", resource=resource, namespace=namespace)
+
+    posted: list[tuple[str, str]] = []
+    monkeypatch.setattr(kopf, "warn", lambda body, *, reason, message: posted.append((reason, message)))
+    registry, metrics = kopf.OperatorRegistry(), OperatorMetrics()
+    register(registry, reconciler=Refused, metrics=metrics)
+    timer = next(h for h in registry._spawning.get_all_handlers() if type(h).__name__ == "TimerHandler")
+    for _ in range(3):
+        assert timer.fn(namespace="models", name="iris", body={}) is None  # the next tick tries again
+    message = (
+        "forbidden: may not create inferenceservices.serving.kserve.io in namespace models; add the verb "
+        "'create' on inferenceservices.serving.kserve.io to the operator's ClusterRole (or Role)"
+    )
+    assert posted == [("Forbidden", message)]
+    assert [r.getMessage() for r in caplog.records if r.name == "kubeloop.operator"] == [
+        f"models/iris: {message}"
+    ] * 3
+    counted = metrics.registry.get_sample_value("kubeloop_operator_reconcile_total", {"result": "forbidden"})
+    assert counted == 3
+
+
+def test_only_the_routers_kinds_are_cleaned_up() -> None:
+    from kubeloop.k8s.operator import owned_kinds
+
+    def kinds(router: str, engine: str = "cronjob") -> list[str]:
+        return [kind for _, _, kind in owned_kinds(router, drift_engine=engine)]
+
+    assert kinds("kserve") == ["InferenceService", "CronJob"]
+    assert kinds("istio") == ["VirtualService", "InferenceService", "DestinationRule", "CronJob"]
+    assert kinds("gateway-api", "argo") == ["HTTPRoute", "InferenceService", "CronWorkflow"]
 
 
 def test_cluster_controller_measures_the_model_servers_not_a_gateway() -> None:

@@ -46,6 +46,10 @@ CONFLICT_ATTEMPTS = 5
 MAX_PASSES = 3
 
 
+class RolloutRefused(KubeloopError):
+    """A by-hand command (start, promote, rollback) the rollout's state does not allow; nothing changed."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Ports:
     """Everything the controller talks to for one deployment, one narrow interface each."""
@@ -107,9 +111,10 @@ class Controller:
         """All traffic back to the champion at once; aliases stay, the reason is tagged on the version."""
         return self._by_state(deployment, RollBack(reason=reason))
 
-    def reconcile(self, target: RolloutTarget, *, seen: Seen) -> Reconciled:
-        """The operator's reconcile: converge, follow the challenger alias, analyse, retire when due."""
-        return self._reconcile(target, seen=seen)
+    def reconcile(self, target: RolloutTarget, *, seen: Seen, request: Request | None = None) -> Reconciled:
+        """The operator's reconcile: converge, follow the challenger alias (or do a by-hand `request`),
+        analyse, retire when due; a request the state does not allow raises RolloutRefused."""
+        return self._reconcile(target, seen=seen, request=request)
 
     def run(
         self, deployment: str, *, stop: threading.Event | None = None, poll: float = 0.25
@@ -168,7 +173,7 @@ class Controller:
             if attempt == 0 and plan.serving is not None and self.ports.converge is not None:
                 self.ports.converge(plan.serving)
             if plan.refused is not None and request is not None:
-                raise KubeloopError(plan.refused)
+                raise RolloutRefused(plan.refused)
             if plan.start_server is not None and attempt == 0:
                 self.ports.servers.start(plan.start_server)
                 continue  # a local server answers now; a cluster one on a later reconcile
@@ -195,7 +200,9 @@ class Controller:
         now: float,
     ) -> Observed:
         if seen is not None:
-            observed = Observed(champion=seen.champion, challenger=seen.challenger, refusal=seen.refusal)
+            observed = Observed(
+                champion=seen.champion, challenger=seen.challenger, refusal=seen.refusal, request=request
+            )
         else:
             observed = Observed(champion=self._champion(target, request), request=request)
         candidate = start_candidate(observed=observed, state=state)

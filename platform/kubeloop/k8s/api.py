@@ -33,6 +33,17 @@ class MissingCrd(BackendUnavailable):
     """The cluster does not know the kind: its CRD (KServe, Istio, Gateway API, Argo) is not installed."""
 
 
+class Forbidden(KubeloopError):
+    """RBAC refused a request (403): the message names the verb, the resource and the namespace."""
+
+    def __init__(self, *, verb: str, resource: str, namespace: str) -> None:
+        self.verb, self.resource, self.namespace = verb, resource, namespace
+        super().__init__(
+            f"forbidden: may not {verb} {resource} in namespace {namespace}; "
+            f"add the verb {verb!r} on {resource} to the operator's ClusterRole (or Role)"
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Ref:
     """Where a namespaced object lives in the API."""
@@ -61,6 +72,7 @@ PLURALS = {
     "HTTPRoute": "httproutes",
     "CronWorkflow": "cronworkflows",
     "CronJob": "cronjobs",
+    "ModelDeployment": "modeldeployments",  # the owner of all the above
 }
 
 
@@ -90,7 +102,7 @@ class KubeApi:
         except ApiException as error:
             if error.status == 404:
                 return None
-            raise _translate(error, ref) from None
+            raise _translate(error, ref, verb="get") from None
 
     def create(self, ref: Ref, body: dict[str, Any]) -> dict[str, Any]:
         """Create the object."""
@@ -112,7 +124,7 @@ class KubeApi:
                     f"the cluster has no {ref.plural}.{ref.group}/{ref.version}; "
                     f"install its CRD (is {ref.group.split('.')[-2]} installed?)"
                 ) from None
-            raise _translate(error, ref) from None
+            raise _translate(error, ref, verb="create", body=body) from None
 
     def patch(self, ref: Ref, body: dict[str, Any]) -> dict[str, Any]:
         """Merge-patch the object (RFC 7386: maps merge, lists are replaced, null deletes)."""
@@ -131,7 +143,7 @@ class KubeApi:
         except ApiException as error:
             if error.status == 404:
                 raise Gone(f"{ref.plural}/{ref.name} in {ref.namespace} was deleted") from None
-            raise _translate(error, ref) from None
+            raise _translate(error, ref, verb="patch") from None
 
     def delete(self, ref: Ref) -> bool:
         """Delete the object; False when it was already gone."""
@@ -146,7 +158,7 @@ class KubeApi:
         except ApiException as error:
             if error.status == 404:
                 return False
-            raise _translate(error, ref) from None
+            raise _translate(error, ref, verb="delete") from None
 
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Create the object, or merge-patch labels, annotations and spec when the live one differs."""
@@ -176,7 +188,7 @@ class KubeApi:
         except ApiException as error:
             if error.status == 404:
                 return []
-            raise _translate(error, ref) from None
+            raise _translate(error, ref, verb="list") from None
 
     def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
         """A ConfigMap another system publishes its settings in, or None when it is absent or not readable."""
@@ -186,7 +198,9 @@ class KubeApi:
             if error.status in (403, 404):
                 return None
             raise _translate(
-                error, Ref(group="", version="v1", plural="configmaps", namespace=namespace, name=name)
+                error,
+                Ref(group="", version="v1", plural="configmaps", namespace=namespace, name=name),
+                verb="get",
             ) from None
         return _object(self.client.sanitize_for_serialization(found))
 
@@ -222,7 +236,7 @@ class KubeApi:
                 ) from None
             if error.status == 404:
                 raise Gone(f"{ref.plural}/{ref.name} in {ref.namespace} was deleted") from None
-            raise _translate(error, ref) from None
+            raise _translate(error, ref, verb="update", subresource="status" if status else "") from None
 
 
 def _object(found: Any) -> dict[str, Any]:
@@ -252,7 +266,32 @@ def contains(live: Any, desired: Any) -> bool:
     return bool(live == desired)
 
 
-def _translate(error: ApiException, ref: Ref) -> Exception:
+def _owner_finalizers(
+    error: ApiException, body: dict[str, Any] | None, *, namespace: str
+) -> Forbidden | None:
+    """The OwnerReferencesPermissionEnforcement refusal: setting blockOwnerDeletion needs `update` on the
+    owner's finalizers, which the server's message does not name; the body's owner reference does."""
+    if body is None or "blockOwnerDeletion" not in str(error.body):
+        return None
+    owners = [o for o in body.get("metadata", {}).get("ownerReferences", []) if o.get("blockOwnerDeletion")]
+    if not owners or owners[0].get("kind") not in PLURALS:
+        return None
+    group = str(owners[0].get("apiVersion", "")).rpartition("/")[0]
+    resource = f"{PLURALS[owners[0]['kind']]}/finalizers" + (f".{group}" if group else "")
+    return Forbidden(verb="update", resource=resource, namespace=namespace)
+
+
+def _translate(
+    error: ApiException, ref: Ref, *, verb: str, subresource: str = "", body: dict[str, Any] | None = None
+) -> Exception:
+    """A 403 as Forbidden naming what was refused; any other failure as BackendUnavailable."""
+    if error.status == 403:
+        owner = _owner_finalizers(error, body, namespace=ref.namespace)
+        if owner is not None:
+            return owner
+        resource = f"{ref.plural}/{subresource}" if subresource else ref.plural
+        named = f"{resource}.{ref.group}" if ref.group else resource
+        return Forbidden(verb=verb, resource=named, namespace=ref.namespace)
     reason = error.reason or ""
     return BackendUnavailable(
         f"Kubernetes API: {error.status} {reason} on {ref.plural}/{ref.name} in {ref.namespace}"

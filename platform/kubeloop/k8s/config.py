@@ -43,6 +43,10 @@ class ClusterConfig:
     # The operator's own endpoints; the chart scrapes and probes the same ports.
     operator_metrics_port: int = 9090
     operator_health_port: int = 8080
+    # Where both endpoints listen: every interface in a pod, 127.0.0.1 for an operator run on a workstation.
+    operator_bind_address: str = "0.0.0.0"  # noqa: S104
+    # How often every ModelDeployment is reconciled besides its changes (analyses fall due between them).
+    operator_tick_seconds: float = 10.0
 
     def model_server_image(self, runtime: str) -> str:
         """The image of a kubeloop model-server runtime (`kserve` or `bentoml`)."""
@@ -61,12 +65,18 @@ def config_from_env(env: Mapping[str, str] | None = None) -> ClusterConfig:
         key = ENV_PREFIX + field.name.upper()
         if not env.get(key):
             continue
-        values[field.name] = _int(key, env[key]) if field.type == "int" else env[key]
+        numeric = field.type in ("int", "float")
+        values[field.name] = _number(key, env[key], kind=str(field.type)) if numeric else env[key]
     return ClusterConfig(**values)
 
 
-def _int(key: str, text: str) -> int:
+def _number(key: str, text: str, *, kind: str) -> int | float:
+    """An int or float setting; a port or an interval is never zero or negative."""
     try:
-        return int(text)
+        value: int | float = int(text) if kind == "int" else float(text)
     except ValueError:
-        raise KubeloopError(f"{key} must be an integer, got {text!r}") from None
+        what = "an integer" if kind == "int" else "a number"
+        raise KubeloopError(f"{key} must be {what}, got {text!r}") from None
+    if value <= 0:
+        raise KubeloopError(f"{key} must be positive, got {text!r}")
+    return value

@@ -2,7 +2,10 @@
 
 kopf runs one handler per object at a time; peering (a ClusterKopfPeering named `kubeloop`) keeps a
 single replica active, so two replicas never act twice. Progress and the last-handled spec live in
-annotations under kubeloop.io, since the status belongs to the rollout.
+annotations under kubeloop.io, since the status belongs to the rollout. kopf logs in through the
+`kubernetes` client's own configuration (in-cluster ServiceAccount token, else the kubeconfig), the
+same credentials the reconciler uses. A request RBAC refuses becomes a log line, a Warning event and a
+condition naming the verb and the resource; the timer tries again on its next tick.
 """
 
 from __future__ import annotations
@@ -10,21 +13,27 @@ from __future__ import annotations
 import logging
 import os
 import random
+import socket
+import threading
+from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from wsgiref.simple_server import WSGIServer
 
 import kopf
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from kubeloop import __version__
 from kubeloop.errors import KubeloopError
-from kubeloop.k8s.api import PLURALS, KubeApi, Ref
+from kubeloop.k8s.api import PLURALS, Forbidden, KubeApi, Ref
 from kubeloop.k8s.crd import GROUP, PLURAL, VERSION
 from kubeloop.k8s.meta import LABEL_DEPLOYMENT
 from kubeloop.k8s.reconcile import Backends, ClusterController, Reconciler
+from kubeloop.k8s.status import Condition
 from kubeloop.telemetry.names import RECONCILE_LAST, RECONCILE_TOTAL
 
 PEERING_NAME = "kubeloop"
+LOG_LEVEL_ENV = "KUBELOOP_LOG_LEVEL"
 TICK_SECONDS = 10.0
 # Routes go first so no request reaches a server being deleted; the drift job last.
 CLEANUP_ORDER = (
@@ -35,13 +44,25 @@ CLEANUP_ORDER = (
     ("batch", "v1", "CronJob"),
     ("argoproj.io", "v1alpha1", "CronWorkflow"),
 )
+# What each router creates besides InferenceServices: only those kinds are listed, so the operator
+# needs no permission on the kinds of routers it does not run (the chart grants one router's).
+ROUTER_KINDS = {"istio": ("VirtualService", "DestinationRule"), "gateway-api": ("HTTPRoute",)}
+DRIFT_KINDS = {"cronjob": "CronJob", "argo": "CronWorkflow"}
 log = logging.getLogger("kubeloop.operator")
+Kind = tuple[str, str, str]
 
 
-def finalize(api: KubeApi, *, namespace: str, name: str) -> int:
-    """Delete every object created for the deployment, routes first; returns how many were deleted."""
+def owned_kinds(router: str | None, *, drift_engine: str) -> tuple[Kind, ...]:
+    """The kinds the operator creates for a deployment of this router and drift engine, routes first."""
+    drift = DRIFT_KINDS.get(drift_engine, "CronJob")
+    wanted = {"InferenceService", drift, *ROUTER_KINDS.get(router or "", ())}
+    return tuple(kind for kind in CLEANUP_ORDER if kind[2] in wanted)
+
+
+def finalize(api: KubeApi, *, namespace: str, name: str, kinds: tuple[Kind, ...]) -> int:
+    """Delete every object of these kinds created for the deployment, in order; returns how many."""
     deleted = 0
-    for group, version, kind in CLEANUP_ORDER:
+    for group, version, kind in kinds:
         ref = Ref(group=group, version=version, plural=PLURALS[kind], namespace=namespace, name="")
         for obj in api.list(ref, selector=f"{LABEL_DEPLOYMENT}={name}"):
             deleted += api.delete(Ref(**{**ref.__dict__, "name": obj["metadata"]["name"]}))
@@ -72,9 +93,17 @@ def register(
     *,
     reconciler: Callable[[], Reconciler],
     metrics: OperatorMetrics | None = None,
+    tick: float = TICK_SECONDS,
 ) -> None:
     """Attach the handlers to a kopf registry; `reconciler` builds the (shared) reconciler lazily."""
     counted = metrics or OperatorMetrics()
+    # kopf runs a timer beside the change handlers of the same object: one reconcile at a time each.
+    locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+    refused: dict[tuple[str, str], str] = {}  # the last refusal posted as an event, per object
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_via_client(**kwargs)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -90,25 +119,42 @@ def register(
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
-    @kopf.timer(GROUP, VERSION, PLURAL, interval=TICK_SECONDS, initial_delay=TICK_SECONDS, registry=registry)
-    def reconcile(*, namespace: str | None, name: str, **_: Any) -> str:
+    @kopf.timer(GROUP, VERSION, PLURAL, interval=tick, initial_delay=tick, backoff=tick, registry=registry)
+    def reconcile(*, namespace: str | None, name: str, body: kopf.Body, **_: Any) -> None:
+        # Nothing is returned: kopf would store a result in the status, which the rollout owns.
+        key = (namespace or "default", name)
         try:
-            outcome = reconciler().reconcile(namespace=namespace or "default", name=name)
+            with locks[key]:
+                outcome = reconciler().reconcile(namespace=key[0], name=name)
+        except Forbidden as error:
+            counted.record("forbidden")
+            log.error("%s/%s: %s", namespace, name, error)
+            if refused.get(key) != str(error):  # one event per refusal, not one per tick
+                kopf.warn(body, reason="Forbidden", message=str(error))
+                refused[key] = str(error)
+            return
         except Exception:
             counted.record("error")
             raise
+        refused.pop(key, None)
         counted.record(outcome)
         log.info("reconciled %s/%s: %s", namespace, name, outcome)
-        return outcome
 
-    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
-    def cleanup(*, namespace: str | None, name: str, **_: Any) -> None:
-        deleted = finalize(reconciler().api, namespace=namespace or "default", name=name)
+    @kopf.on.delete(GROUP, VERSION, PLURAL, backoff=tick, registry=registry)
+    def cleanup(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> None:
+        shared = reconciler()
+        kinds = owned_kinds(spec.get("router"), drift_engine=shared.config.drift_engine)
+        with locks[(namespace or "default", name)]:
+            deleted = finalize(shared.api, namespace=namespace or "default", name=name, kinds=kinds)
+        locks.pop((namespace or "default", name), None)
         log.info("deleted %d objects of %s/%s", deleted, namespace, name)
 
 
-def cluster_reconciler(metrics: OperatorMetrics) -> Reconciler:
-    """The reconciler of a running operator, from the in-cluster (or kubeconfig) credentials and env."""
+def cluster_reconciler(metrics: OperatorMetrics, *, identity: str) -> Reconciler:
+    """The reconciler of a running operator, from the in-cluster (or kubeconfig) credentials and env.
+
+    Its requests carry the replica's identity in their User-Agent, so an audit log tells replicas apart.
+    """
     from kubernetes import config as kube_config
 
     from kubeloop.k8s.config import config_from_env
@@ -145,13 +191,26 @@ def cluster_reconciler(metrics: OperatorMetrics) -> Reconciler:
         predictions=predictions,
         labeled=labeled,
     )
-    return Reconciler(api=KubeApi(), config=config, backends=backends, loop=ClusterController)
+    api = KubeApi()
+    api.client.user_agent = f"kubeloop-operator/{__version__} ({identity})"
+    return Reconciler(api=api, config=config, backends=backends, loop=ClusterController, report=post_warning)
 
 
-def serve_metrics(metrics: OperatorMetrics, *, port: int, host: str = "0.0.0.0") -> WSGIServer:  # noqa: S104
+def post_warning(obj: dict[str, Any], condition: Condition) -> None:
+    """A condition that just turned False, as a Warning event on the object (`kubectl describe` shows it)."""
+    # kopf posts from the raw object's apiVersion, kind and metadata: a dict serves as its Body here.
+    kopf.warn(cast(kopf.Body, obj), reason=condition.reason, message=f"{condition.type}: {condition.message}")
+
+
+def serve_metrics(metrics: OperatorMetrics, *, port: int, host: str) -> WSGIServer:
     """Serve the operator's /metrics on `port` in a thread (the chart scrapes and tests the same port)."""
     server, _thread = start_http_server(port, addr=host, registry=metrics.registry)
     return server
+
+
+def replica_identity() -> str:
+    """This replica's name in peering records and User-Agents: its pod's name (POD_ID), else host/pid."""
+    return os.environ.get("POD_ID") or f"{socket.gethostname()}/{os.getpid()}"
 
 
 def run(*, namespace: str | None = None, priority: int | None = None) -> None:
@@ -159,17 +218,25 @@ def run(*, namespace: str | None = None, priority: int | None = None) -> None:
     from kubeloop.k8s.config import config_from_env
 
     config = config_from_env()
+    level = os.environ.get(LOG_LEVEL_ENV, "info").lower()  # the chart's operator.logLevel
+    kopf.configure(debug=level == "debug", quiet=level in ("warning", "error"), log_prefix=True)
+    if level != "debug":  # one line per Prometheus query otherwise
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     registry = kopf.OperatorRegistry()
     metrics = OperatorMetrics()
+    identity = replica_identity()
     shared: list[Reconciler] = []
+    building = threading.Lock()  # handlers of different objects may ask for it at once
 
     def reconciler() -> Reconciler:
-        if not shared:
-            shared.append(cluster_reconciler(metrics))
+        with building:
+            if not shared:
+                shared.append(cluster_reconciler(metrics, identity=identity))
         return shared[0]
 
-    register(registry, reconciler=reconciler, metrics=metrics)
-    server = serve_metrics(metrics, port=config.operator_metrics_port)
+    register(registry, reconciler=reconciler, metrics=metrics, tick=config.operator_tick_seconds)
+    host = config.operator_bind_address
+    server = serve_metrics(metrics, port=config.operator_metrics_port, host=host)
     # Distinct priorities let peering pick one active replica; equal ones would make both pause.
     chosen = (
         priority
@@ -180,10 +247,11 @@ def run(*, namespace: str | None = None, priority: int | None = None) -> None:
         kopf.run(
             registry=registry,
             priority=chosen,
+            identity=cast(Any, identity),  # kopf's Identity is a NewType of str it does not export
             peering_name=PEERING_NAME,
             clusterwide=namespace is None,
             namespaces=[namespace] if namespace else (),
-            liveness_endpoint=f"http://0.0.0.0:{config.operator_health_port}/healthz",
+            liveness_endpoint=f"http://{host}:{config.operator_health_port}/healthz",
         )
     finally:
         server.shutdown()

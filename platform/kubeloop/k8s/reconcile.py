@@ -6,7 +6,9 @@ controller loop as the local mode (`Controller.reconcile`, which plans with the 
 came to as conditions. The controller first converges the backend's objects on the routes in effect.
 Failures users can act on become conditions, not crash loops: a spec that breaks the schema names the
 field, a missing KServe/Istio/Gateway API CRD says what to install, a KServe mode that cannot split
-traffic names the router that can, and a deleted object ends reconciliation quietly.
+traffic names the router that can, a request RBAC refuses names the verb and the resource (and is raised
+on, for the operator to log and post as an event), and a deleted object ends reconciliation quietly.
+A by-hand command in the object's annotation (`kubeloop.k8s.commands`) runs once, answered in the status.
 """
 
 from __future__ import annotations
@@ -18,17 +20,19 @@ from typing import Any, Protocol
 
 from kubeloop.analysis.measure import LabeledReader, PredictionReader, Subject
 from kubeloop.controller.actions import RolloutRegistry
-from kubeloop.controller.loop import Controller, Ports, Reconciled, Seen
+from kubeloop.controller.loop import Controller, Ports, Reconciled, RolloutRefused, Seen
 from kubeloop.controller.telemetry import RolloutMetrics
 from kubeloop.errors import SpecError
-from kubeloop.k8s.api import Gone, KubeApi, MissingCrd, Ref
+from kubeloop.k8s.api import Forbidden, Gone, KubeApi, MissingCrd, Ref
+from kubeloop.k8s.commands import DONE, REFUSED, Command, answer, pending_command
 from kubeloop.k8s.config import ClusterConfig
 from kubeloop.k8s.render import check_router
-from kubeloop.k8s.status import BACKEND_AVAILABLE, READY, ROLLING_OUT, SPEC_VALID, Condition, merge_conditions
+from kubeloop.k8s.status import BACKEND_AVAILABLE, READY, SPEC_VALID, Condition
 from kubeloop.k8s.status_store import StatusStateStore, deployment_ref
+from kubeloop.k8s.status_writer import Report, StatusWriter, serving_conditions, valid
 from kubeloop.metricsources.base import MetricSource
 from kubeloop.registry.names import CHALLENGER
-from kubeloop.rollout.reconcile import RolloutTarget
+from kubeloop.rollout.reconcile import Request, RolloutTarget
 from kubeloop.rollout.state import RolloutState
 from kubeloop.routing.base import Routes
 from kubeloop.routing.factory import ClusterBackend, cluster_backend
@@ -39,8 +43,8 @@ from kubeloop.telemetry.names import REQUEST_DURATION, REQUESTS_TOTAL
 class RolloutLoop(Protocol):
     """The controller loop the operator drives (kubeloop.controller.loop.Controller)."""
 
-    def reconcile(self, target: RolloutTarget, *, seen: Seen) -> Reconciled:
-        """Converge, follow the challenger alias, analyse when due, retire when due."""
+    def reconcile(self, target: RolloutTarget, *, seen: Seen, request: Request | None = None) -> Reconciled:
+        """Converge, follow the challenger alias (or do `request`), analyse when due, retire when due."""
 
 
 class ClusterController(Controller):
@@ -99,15 +103,28 @@ class Reconciler:
         config: ClusterConfig,
         backends: Backends,
         loop: Callable[[Ports], RolloutLoop] = ClusterController,
+        report: Report | None = None,
     ) -> None:
         self.api, self.config, self.backends, self.loop = api, config, backends, loop
+        self.writer = StatusWriter(api=api, report=report)
 
     def reconcile(self, *, namespace: str, name: str) -> str:
-        """Bring one ModelDeployment a step closer to its spec; returns the outcome (phase or condition)."""
+        """Bring one ModelDeployment a step closer to its spec; returns the outcome (phase or condition).
+
+        Raises Forbidden, after writing it as the Ready condition when the status may still be written.
+        """
+        ref = deployment_ref(namespace=namespace, name=name)
         try:
-            return self._reconcile(deployment_ref(namespace=namespace, name=name))
+            return self._reconcile(ref)
         except Gone:
             return "gone"
+        except Forbidden as error:
+            refused = Condition(type=READY, status=False, reason="Forbidden", message=str(error))
+            try:
+                self.writer.write(ref, [refused], report=False)  # the operator reports it itself
+            except (Forbidden, Gone):
+                pass  # the status itself is out of reach: the operator's log and event still say why
+            raise
 
     def _reconcile(self, ref: Ref) -> str:
         obj = self.api.get(ref)
@@ -118,7 +135,7 @@ class Reconciler:
             check_router(deployment)
         except SpecError as error:
             message = str(error).removeprefix("invalid ModelDeployment: ")
-            self._write(
+            self.writer.write(
                 ref,
                 [
                     Condition(type=SPEC_VALID, status=False, reason="InvalidSpec", message=message),
@@ -130,17 +147,17 @@ class Reconciler:
         if champion is None:
             model = deployment.spec.model
             message = f"model {model.name!r} has no version with alias {model.alias!r}"
-            self._write(
-                ref, [_valid(), Condition(type=READY, status=False, reason="NoChampion", message=message)]
+            self.writer.write(
+                ref, [valid(), Condition(type=READY, status=False, reason="NoChampion", message=message)]
             )
             return "waiting"
         try:
             return self._serve(ref, obj, deployment, champion)
         except MissingCrd as error:
-            self._write(
+            self.writer.write(
                 ref,
                 [
-                    _valid(),
+                    valid(),
                     Condition(type=BACKEND_AVAILABLE, status=False, reason="CrdMissing", message=str(error)),
                     Condition(type=READY, status=False, reason="CrdMissing", message=str(error)),
                 ],
@@ -160,12 +177,33 @@ class Reconciler:
             challenger=None if found is None else str(found.version),
             refusal=backend.refusal,
         )
-        result = self.loop(self._ports(deployment, backend)).reconcile(target, seen=seen)
-        extra = (
-            {} if result.state is not None else {"phase": "stable", "champion": champion, "canaryWeight": 0}
-        )
-        self._write(ref, _serving_conditions(result, champion=champion, refusal=backend.refusal), extra)
+        loop = self.loop(self._ports(deployment, backend))
+        command = pending_command(obj)
+        result: Reconciled | None = None
+        extra: dict[str, Any] = {}
+        if command is not None:
+            result, extra["lastCommand"] = self._command(loop, target, seen, command)
+        if result is None:
+            result = loop.reconcile(target, seen=seen)
+        if result.state is None:
+            extra.update({"phase": "stable", "champion": champion, "canaryWeight": 0})
+        self.writer.write(ref, serving_conditions(result, champion=champion, refusal=backend.refusal), extra)
         return result.outcome
+
+    def _command(
+        self, loop: RolloutLoop, target: RolloutTarget, seen: Seen, command: Command
+    ) -> tuple[Reconciled | None, dict[str, Any]]:
+        """Carry out a by-hand command; its answer for the status, and the reconcile it was (if done)."""
+        now = self.backends.clock()
+        if command.problem is not None:
+            return None, answer(command, result=REFUSED, message=command.problem, now=now)
+        try:
+            result = loop.reconcile(target, seen=seen, request=command.request())
+        except RolloutRefused as refused:
+            return None, answer(command, result=REFUSED, message=str(refused), now=now)
+        state = result.state
+        message = state.history[-1].reason if state is not None and state.history else result.outcome
+        return result, answer(command, result=DONE, message=message, now=now)
 
     def _ports(self, deployment: ModelDeployment, backend: ClusterBackend) -> Ports:
         b = self.backends
@@ -193,44 +231,3 @@ class Reconciler:
             return model.version
         found = self.backends.registry.version_for_alias(model.name, model.alias)
         return None if found is None else str(found.version)
-
-    def _write(self, ref: Ref, conditions: list[Condition], extra: dict[str, Any] | None = None) -> None:
-        def mutate(obj: dict[str, Any]) -> dict[str, Any] | None:
-            status = dict(obj.get("status") or {})
-            generation = obj["metadata"].get("generation", 0)
-            merged = merge_conditions(status.get("conditions", []), conditions, generation=generation)
-            new = {**status, **(extra or {}), "conditions": merged, "observedGeneration": generation}
-            if new == obj.get("status"):
-                return None
-            obj["status"] = new
-            return obj
-
-        self.api.update(ref, mutate, status=True)
-
-
-def _serving_conditions(result: Reconciled, *, champion: str, refusal: str | None) -> list[Condition]:
-    """The conditions of a deployment that serves its champion, rolling out or not."""
-    state = result.state
-    rolling = state is not None and not state.done
-    backend = (
-        Condition(type=BACKEND_AVAILABLE, status=True, reason="Installed")
-        if refusal is None
-        else Condition(
-            type=BACKEND_AVAILABLE, status=False, reason="TrafficSplitUnsupported", message=refusal
-        )
-    )
-    return [
-        _valid(),
-        backend,
-        Condition(type=READY, status=True, reason="Serving", message=f"champion {champion}"),
-        Condition(
-            type=ROLLING_OUT,
-            status=rolling,
-            reason="RollingOut" if rolling else "Idle",
-            message=state.history[-1].reason if state and state.history else "",
-        ),
-    ]
-
-
-def _valid() -> Condition:
-    return Condition(type=SPEC_VALID, status=True, reason="Valid")

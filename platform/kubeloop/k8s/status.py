@@ -51,6 +51,17 @@ def status_schema() -> dict[str, Any]:
                     "time": {"type": "string", "format": "date-time"},
                 },
             },
+            "lastCommand": {
+                "type": "object",
+                "description": "The last by-hand command (kubeloop.io/rollout-command) and its answer.",
+                "properties": {
+                    "id": {"type": "string"},
+                    "action": {"type": "string"},
+                    "result": {"type": "string", "enum": ["Done", "Refused"]},
+                    "message": {"type": "string"},
+                    "time": {"type": "string", "format": "date-time"},
+                },
+            },
             "checks": {
                 "type": "array",
                 "items": {

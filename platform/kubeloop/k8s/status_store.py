@@ -110,7 +110,8 @@ class StatusStateStore:
 
     @contextmanager
     def lock(self, deployment: str) -> Iterator[None]:
-        """Nothing to take: kopf runs one handler per object at a time; peering keeps one operator active."""
+        """Nothing to take: the operator runs one reconcile per object at a time; peering keeps one replica
+        active; any other writer is caught by the resourceVersion check."""
         yield
 
     def _write(self, deployment: str, change: Callable[[Status], Status]) -> None:

@@ -36,6 +36,8 @@ def apiserver(layout: Layout, *, bin_dir: Path) -> list[str]:
         f"--tls-cert-file={layout.cert('apiserver')}", f"--tls-private-key-file={layout.key('apiserver')}",
         f"--client-ca-file={layout.ca_file}",
         "--authorization-mode=Node,RBAC",
+        # As hardened clusters do: setting blockOwnerDeletion needs `update` on the owner's finalizers.
+        "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
         f"--service-account-issuer={layout.server}",
         f"--service-account-key-file={layout.cert('service-account')}",
         f"--service-account-signing-key-file={layout.key('service-account')}",
@@ -50,6 +52,9 @@ def apiserver(layout: Layout, *, bin_dir: Path) -> list[str]:
         # The `kubernetes` Service cannot point at a loopback address: keep its endpoints out.
         "--endpoint-reconciler-type=none",
         "--profiling=false",
+        # What service accounts did and what they were refused, for tests of least privilege.
+        f"--audit-policy-file={layout.audit_policy}", f"--audit-log-path={layout.audit_log}",
+        "--audit-log-format=json", "--audit-log-maxsize=200", "--audit-log-maxbackup=1",
     ]
 
 

@@ -33,8 +33,26 @@ CLIENTS = (
 )
 
 
+# Every request of a service account outside kube-system, at Metadata level (user, user agent, verb,
+# resource, response code): what workloads such as the operator did and what RBAC refused them. The
+# control plane's own controllers and the admin are left out, to keep the log small.
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: None
+    userGroups: ["system:serviceaccounts:kube-system"]
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+"""
+
+
 def write_files(layout: Layout) -> None:
-    """Create the CA, the serving certificate, the service-account keys and one kubeconfig per client."""
+    """Create the CA, the serving certificate, the service-account keys, one kubeconfig per client and
+    the audit policy."""
+    layout.audit_policy.write_text(AUDIT_POLICY)
     layout.pki.mkdir(parents=True, exist_ok=True)
     layout.pki.chmod(0o700)
     ca = pki.new_ca("kubeloop-test-ca")

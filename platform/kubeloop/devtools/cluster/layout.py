@@ -1,8 +1,8 @@
 """Where a test control plane keeps its files and which loopback ports it listens on, as frozen data.
 
 Everything lives under one state folder: `pki/` (CA, serving and client certificates, service-account
-keys), `etcd/` (data), `kubeconfig/` (one per client), `logs/` (one per process) and `ports.json`, the
-record `cluster down` and `ControlPlane.load` read back.
+keys), `etcd/` (data), `kubeconfig/` (one per client), `logs/` (one per process, and the API server's
+audit log), `audit-policy.yaml` and `ports.json`, the record `cluster down` and `ControlPlane.load` read back.
 """
 
 from __future__ import annotations
@@ -101,6 +101,16 @@ class Layout:
     def log(self, process: str) -> Path:
         """The log file of one process."""
         return self.logs / f"{process}.log"
+
+    @property
+    def audit_policy(self) -> Path:
+        """The API server's audit policy (which requests it records, and how much of each)."""
+        return self.root / "audit-policy.yaml"
+
+    @property
+    def audit_log(self) -> Path:
+        """The API server's audit log: one JSON event per request of a service account outside kube-system."""
+        return self.logs / "audit.log"
 
     def save(self) -> None:
         """Record the ports so the folder alone describes the control plane."""

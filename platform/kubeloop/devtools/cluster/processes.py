@@ -31,12 +31,14 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def spawn(argv: list[str], *, log: Path, detach: bool) -> subprocess.Popen[bytes]:
+def spawn(argv: list[str], *, log: Path, detach: bool,
+          env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start one process, stdout and stderr to its log; `detach` lets it outlive this one."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=None if detach else _die_with_parent)
+                                start_new_session=True, preexec_fn=None if detach else _die_with_parent,
+                                env=env)
 
 
 def log_tail(log: Path, *, lines: int = 15) -> str:
