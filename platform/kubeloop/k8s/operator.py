@@ -148,7 +148,7 @@ def cluster_reconciler(metrics: OperatorMetrics) -> Reconciler:
     return Reconciler(api=KubeApi(), config=config, backends=backends, loop=ClusterController)
 
 
-def serve_metrics(metrics: OperatorMetrics, *, port: int, host: str = "0.0.0.0") -> WSGIServer:  # noqa: S104
+def serve_metrics(metrics: OperatorMetrics, *, port: int, host: str = "0.0.0.0") -> WSGIServer:
     """Serve the operator's /metrics on `port` in a thread (the chart scrapes and tests the same port)."""
     server, _thread = start_http_server(port, addr=host, registry=metrics.registry)
     return server
