@@ -8,12 +8,14 @@ install:  ## Install kubeloop with its dev tools, helm, promtool, checkov, and t
 	$(PIP) install -e ".[dev]"
 	$(PYTHON) -m kubeloop.devtools install
 
-test:  ## Run the whole test suite (unit, e2e with real servers, chart validation)
+test: lint  ## Lint, then run the whole test suite (unit, e2e with real servers, chart validation)
 	$(PYTHON) -m pytest
 
-lint:
-	ruff check .
-	mypy
+lint:  ## ruff; mypy --strict on platform/, serving/ and components/; the import contracts (lint-imports)
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m kubeloop.devtools source-tree
+	$(PYTHON) -m mypy
+	$(PYTHON) -m kubeloop.devtools lint-imports
 
 bench:  ## Run every benchmark in bench/ and print the figures (installs wrk first)
 	$(PYTHON) -m kubeloop.devtools install-bench

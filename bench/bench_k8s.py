@@ -14,12 +14,12 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "contract"))
 
-from apiserver import FakeApiServer  # noqa: E402
-from kubernetes.client import ApiClient, Configuration  # noqa: E402
+from apiserver import FakeApiServer
+from kubernetes.client import ApiClient, Configuration
 
-from kubeloop.k8s import api as k8s_api  # noqa: E402
-from kubeloop.k8s.config import ClusterConfig  # noqa: E402
-from kubeloop.k8s.reconcile import Backends, Reconciler  # noqa: E402
+from kubeloop.k8s import api as k8s_api
+from kubeloop.k8s.config import ClusterConfig
+from kubeloop.k8s.reconcile import Backends, Reconciler
 
 RECONCILES = 40
 MD = "/apis/kubeloop.io/v1alpha1/namespaces/models/modeldeployments/iris"

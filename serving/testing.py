@@ -7,19 +7,22 @@ registry, which records the artifact's sha256 that servers verify at load.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeloop.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 IRIS_COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 
 
-def iris_frame() -> Any:
+def iris_frame() -> pd.DataFrame:
     """The iris data set (shipped with scikit-learn) with snake_case column names and a string target."""
     from sklearn.datasets import load_iris
 
     data = load_iris(as_frame=True)
-    frame = data.frame.rename(columns=dict(zip(data.feature_names, IRIS_COLUMNS, strict=True)))
+    frame: pd.DataFrame = data.frame.rename(columns=dict(zip(data.feature_names, IRIS_COLUMNS, strict=True)))
     frame["species"] = [str(data.target_names[i]) for i in frame.pop("target")]
     return frame
 
@@ -82,8 +85,8 @@ def register_logged(settings: Settings, *, name: str, log: Callable[[], str],
     import mlflow
 
     from kubeloop.registry.mlflow_registry import MlflowRegistry
-    from kubeloop.serving.core.onnx_copy import attach_onnx_copy, logged_model_location
-    from kubeloop.training.tracking import ensure_experiment, log_reference_artifacts
+    from kubeloop.serving.core.onnx_copy import attach_onnx_copy
+    from kubeloop.training.tracking import ensure_experiment, log_reference_artifacts, logged_model_location
 
     settings.ensure_dirs()
     mlflow.set_tracking_uri(settings.tracking_uri)
@@ -107,4 +110,5 @@ def register_logged(settings: Settings, *, name: str, log: Callable[[], str],
 
 def iris_rows() -> list[dict[str, Any]]:
     """The iris inputs as request rows (objects keyed by column), for load generators."""
-    return iris_frame()[list(IRIS_COLUMNS)].to_dict("records")
+    records = iris_frame()[list(IRIS_COLUMNS)].to_dict("records")
+    return [{str(name): value for name, value in row.items()} for row in records]

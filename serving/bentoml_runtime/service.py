@@ -109,7 +109,8 @@ class KubeloopService:
             _RECYCLERS.append(Recycler(policy, server_key=f"{config.host}-{config.port}"))
         settle_heap()
 
-    @bentoml.api(route="/predict")
+    # bentoml re-exports its decorators from _bentoml_sdk, which has no py.typed marker.
+    @bentoml.api(route="/predict")  # type: ignore[untyped-decorator]
     async def predict(self, ctx: bentoml.Context, instances: list[Any] | None = None,
                       dataframe_records: list[Any] | None = None,
                       inputs: list[Any] | None = None) -> dict[str, Any]:
@@ -119,13 +120,13 @@ class KubeloopService:
         headers = dict(ctx.request.headers)
         answer = await self.engine.answer(body, headers=headers, model_name=None,
                                           protocol="v2" if inputs is not None else "v1")
-        content = orjson.loads(answer.body)
+        content: dict[str, Any] = orjson.loads(answer.body)
         _note_request()
         if answer.status != 200:
             raise PredictError(content["error"], answer.status)
         return content
 
-    @bentoml.on_shutdown
+    @bentoml.on_shutdown  # type: ignore[untyped-decorator]  # as @bentoml.api
     def flush_logs(self) -> None:
         """Flush queued prediction records before the worker exits (and leave the recycling folder)."""
         for recycler in _RECYCLERS:

@@ -120,8 +120,15 @@ class _Replay:
         from scipy import sparse
 
         if self.sparse:
-            return sparse.hstack([b if sparse.issparse(b) else sparse.csr_matrix(b) for b in blocks]).tocsr()
-        return np.hstack([b.toarray() if sparse.issparse(b) else b for b in blocks])
+            return sparse.hstack([b if _is_sparse(b) else sparse.csr_matrix(b) for b in blocks]).tocsr()
+        return np.hstack([b.toarray() if _is_sparse(b) else b for b in blocks])
+
+
+def _is_sparse(block: Any) -> bool:
+    """scipy's issparse as a plain bool: its stub narrows a block to an abstract base without toarray()."""
+    from scipy import sparse
+
+    return sparse.issparse(block)
 
 
 def _selection(selection: Any, fitted: list[str], index: dict[str, int]) -> int | list[int] | None:

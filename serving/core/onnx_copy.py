@@ -141,14 +141,6 @@ def attach_for_folder(*, tracking_uri: str, location: str, folder: Path, feature
     return attach_onnx_copy(tracking_uri=tracking_uri, location=location, model=model, features=features)
 
 
-def logged_model_location(tracking_uri: str, model_uri: str) -> str:
-    """The artifact location of a logged model `models:/m-<id>`."""
-    from kubeloop.training.tracking import tracking_client
-
-    model_id = model_uri.removeprefix("models:/")
-    return str(tracking_client(tracking_uri).get_logged_model(model_id).artifact_location)
-
-
 def verified_copy(folder: Path, tags: Mapping[str, str]) -> Path | None:
     """The ONNX copy in a downloaded (digest-checked) model folder, when its tag says it was proved."""
     check = CopyCheck.from_tag(tags.get(TAG_ONNX_COPY))

@@ -60,8 +60,8 @@ class OnnxPredictor:
         table = np.array(rows, dtype=object)
         if len(inputs) == 1 and len(self.columns) > 1:
             return {inputs[0].name: _cast(table, inputs[0].type)}
-        by_name = {c.name: index for index, c in enumerate(self.columns)}
-        return {i.name: _cast(table[:, [by_name[i.name]]], i.type) for i in inputs}
+        column_at = {c.name: index for index, c in enumerate(self.columns)}
+        return {i.name: _cast(table[:, [column_at[i.name]]], i.type) for i in inputs}
 
     def answer(self, outputs: list[Any]) -> Prediction:
         """Labels and probabilities for a classifier's (label, probabilities) outputs, else the first."""

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import cast
 
 import httptools
 
@@ -62,15 +63,15 @@ class _ClientProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self.keep_alive = True
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # noqa: D102
-        self.transport = transport  # type: ignore[assignment]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a connection's transport is a full Transport
 
-    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
+    def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(ConnectionResetError("backend closed the connection"))
 
-    def data_received(self, data: bytes) -> None:  # noqa: D102
+    def data_received(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as error:
@@ -79,13 +80,13 @@ class _ClientProtocol(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
 
-    def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
+    def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
-    def on_body(self, body: bytes) -> None:  # noqa: D102
+    def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
-    def on_message_complete(self) -> None:  # noqa: D102
+    def on_message_complete(self) -> None:
         response = Response(status=self.parser.get_status_code(), body=b"".join(self._body),
                             headers=self._headers)
         self.keep_alive = self.parser.should_keep_alive()

@@ -62,7 +62,7 @@ class ServerProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = self._head_bytes = 0
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # noqa: D102
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's transports are not registered subclasses
         self.transport = transport
         if self.connections.open >= self.connections.limit:
@@ -75,14 +75,14 @@ class ServerProtocol(asyncio.Protocol):
         self._counted = True
         self._arm(self.limits.header_timeout, idle=False)
 
-    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
+    def connection_lost(self, exc: Exception | None) -> None:
         if self._counted:
             self.connections.open -= 1
             self._counted = False
         self._disarm()
         self.transport = None
 
-    def data_received(self, data: bytes) -> None:  # noqa: D102
+    def data_received(self, data: bytes) -> None:
         if self._closing:
             return
         try:
@@ -93,31 +93,31 @@ class ServerProtocol(asyncio.Protocol):
             if not self._closing:
                 self._refuse(400, "malformed HTTP request")
 
-    def on_message_begin(self) -> None:  # noqa: D102
+    def on_message_begin(self) -> None:
         self._parsing = True
         self._arm(self.limits.header_timeout, idle=False)
 
-    def on_url(self, url: bytes) -> None:  # noqa: D102
+    def on_url(self, url: bytes) -> None:
         self._url += url
         self._count_head(len(url))
 
-    def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
+    def on_header(self, name: bytes, value: bytes) -> None:
         self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
         self._count_head(len(name) + len(value))
 
-    def on_headers_complete(self) -> None:  # noqa: D102
+    def on_headers_complete(self) -> None:
         declared = self._headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.limits.max_body:
             self._too_large()
         self._arm(self.limits.body_timeout, idle=False)
 
-    def on_body(self, body: bytes) -> None:  # noqa: D102
+    def on_body(self, body: bytes) -> None:
         self._size += len(body)
         if self._size > self.limits.max_body:
             self._too_large()
         self._body.append(body)
 
-    def on_message_complete(self) -> None:  # noqa: D102
+    def on_message_complete(self) -> None:
         self._disarm()
         self._parsing = False
         request = Request(method=self.parser.get_method().decode(), path=self._url.decode("latin-1"),
@@ -173,7 +173,7 @@ class ServerProtocol(asyncio.Protocol):
             answer, keep_alive = self._pending[0]
             try:
                 response = await answer
-            except Exception:  # noqa: BLE001 - the client still gets an answer, and it is logged
+            except Exception:  # the client still gets an answer, and it is logged
                 log.exception("the gateway failed to answer a request")
                 response = refusal(500, "the gateway failed to answer this request; see its log")
             self._pending.popleft()

@@ -13,7 +13,7 @@ from kubeloop.serving.core.asgi import metadata
 from kubeloop.serving.core.engine import Engine
 
 
-class KubeloopModel(kserve.Model):
+class KubeloopModel(kserve.Model):  # type: ignore[misc]  # kserve ships no types, so its Model is Any
     """A registered model version served by KServe; every predict goes through the shared engine."""
 
     def __init__(self, name: str, *, engine: Engine) -> None:

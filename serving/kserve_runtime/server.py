@@ -119,6 +119,7 @@ def run_workers(config: RuntimeConfig, model: LoadedModel, sock: socket.socket, 
     for worker in workers:
         worker.start()
     stopping = lost = False
+    kill_at = 0.0
 
     def forward(signum: int, _frame: Any) -> None:
         nonlocal stopping, kill_at
@@ -128,7 +129,6 @@ def run_workers(config: RuntimeConfig, model: LoadedModel, sock: socket.socket, 
             if worker.is_alive() and worker.pid is not None:
                 os.kill(worker.pid, signal.SIGTERM)
 
-    kill_at = 0.0
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     while True:

@@ -96,7 +96,7 @@ def test_helm_test_check_fails_on_a_missing_series(rendered: Objects, tmp_path: 
     from threading import Thread
 
     class Metrics(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:  # http.server's naming
             body = b"kubeloop_operator_last_reconcile_timestamp_seconds 0.0\n"
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))

@@ -43,7 +43,7 @@ class FakeArgo:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
                 fake.requests.append(("POST", self.path, body))
                 workflow = body["workflow"]
@@ -52,7 +52,7 @@ class FakeArgo:
                 fake.workflows[name] = workflow
                 self._send(200, workflow)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 fake.requests.append(("GET", self.path, None))
                 name = self.path.split("?", 1)[0].rsplit("/", 1)[1]
                 workflow = fake.workflows.get(name)

@@ -11,10 +11,10 @@ from kubernetes.client import ApiClient, Configuration
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from apiserver import FakeApiServer  # noqa: E402
-from operator_fakes import Clock  # noqa: E402
+from apiserver import FakeApiServer
+from operator_fakes import Clock
 
-from kubeloop.k8s.api import KubeApi  # noqa: E402
+from kubeloop.k8s.api import KubeApi
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ class FakeKfp:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 state.requests.append(("GET", self.path, None))
                 if path == "/apis/v2beta1/healthz":
@@ -71,7 +71,7 @@ class FakeKfp:
                     return self._send(200, run)
                 self._send(404, {"error": f"no route {path}"})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 state.requests.append(("POST", self.path, body))

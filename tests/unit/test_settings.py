@@ -34,7 +34,7 @@ def test_kubeloop_tracking_uri_wins_over_mlflows(tmp_path: Path) -> None:
     assert load_settings({"MLFLOW_TRACKING_URI": "http://m:1"}).tracking_uri == "http://m:1"
 
 
-def test_ensure_dirs_creates_the_state_folders(settings) -> None:  # noqa: ANN001 - fixture
+def test_ensure_dirs_creates_the_state_folders(settings) -> None:  # fixture
     for folder in (settings.artifacts_dir, settings.logs_dir, settings.state_dir, settings.reports_dir):
         assert folder.is_dir()
     assert settings.ensure_dirs() is settings

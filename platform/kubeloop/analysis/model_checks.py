@@ -68,7 +68,7 @@ def prediction_shift(
     if _classifier(task, a):
         p = a.astype(str).value_counts(normalize=True)
         q = b.astype(str).value_counts(normalize=True)
-        value = 0.5 * float(p.subtract(q, fill_value=0.0).abs().sum())
+        value = 0.5 * float(p.sub(q, fill_value=0.0).abs().sum())
     else:
         value = float(stats.ks_2samp(a.astype(float).to_numpy(), b.astype(float).to_numpy()).statistic)
     return Measurement(value=value, samples=samples)

@@ -89,7 +89,7 @@ def _run(args: list[str]) -> None:
             fail(str(error))
         show()
         sys.exit(getattr(error, "exit_code", 2))
-    except Exception as error:  # noqa: BLE001 - the CLI's last line of defence: one line, not a traceback
+    except Exception as error:  # the CLI's last line of defence: one line, not a traceback
         if "--debug" in args:
             raise
         fail(f"{type(error).__name__}: {error} (run with --debug for the traceback)")

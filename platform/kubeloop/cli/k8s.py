@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,7 +16,7 @@ operator_app = typer.Typer(help="The Kubernetes operator that reconciles ModelDe
 ROUTERS = ("kserve", "istio", "gateway-api")
 
 
-def _dump(objects: list[dict]) -> str:
+def _dump(objects: list[dict[str, Any]]) -> str:
     import yaml
 
     return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False)

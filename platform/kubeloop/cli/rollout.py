@@ -9,13 +9,17 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kubeloop.cli.output import console, print_json, print_table
 from kubeloop.errors import KubeloopError
-from kubeloop.settings import load_settings
+from kubeloop.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from kubeloop.controller.loop import Controller
+    from kubeloop.rollout.state import RolloutState
 
 rollout_app = typer.Typer(help="Shadow and canary rollouts with automated analysis, promotion and rollback.")
 
@@ -210,14 +214,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(rollout_app, name="rollout")
 
 
-def _controller(deployment: str):  # type: ignore[no-untyped-def]
+def _controller(deployment: str) -> Controller:
     from kubeloop.controller import local
 
     settings = load_settings().ensure_dirs()
     return local.controller_for(settings, local.load_target(settings, deployment))
 
 
-def _run_here(settings, deployment: str, *, metrics_port: int = 0):  # type: ignore[no-untyped-def]
+def _run_here(settings: Settings, deployment: str, *, metrics_port: int = 0) -> RolloutState:
     from prometheus_client import start_http_server
 
     from kubeloop.controller import local
@@ -265,13 +269,13 @@ def _run_here(settings, deployment: str, *, metrics_port: int = 0):  # type: ign
 EXIT_CODES = {"promoted": 0, "rolled-back": 3, "aborted": 4}
 
 
-def _exit_with(state) -> None:  # type: ignore[no-untyped-def]
+def _exit_with(state: RolloutState) -> None:
     code = EXIT_CODES.get(state.phase.value, 1)
     if code:
         raise typer.Exit(code)
 
 
-def _spawn_controller(settings, deployment: str) -> int:  # type: ignore[no-untyped-def]
+def _spawn_controller(settings: Settings, deployment: str) -> int:
     from kubeloop.controller import local
 
     log = local.pid_file(settings, deployment).with_suffix(".log")
@@ -286,13 +290,13 @@ def _spawn_controller(settings, deployment: str) -> int:  # type: ignore[no-unty
     return process.pid
 
 
-def _controller_pid(settings, deployment: str) -> int | None:  # type: ignore[no-untyped-def]
+def _controller_pid(settings: Settings, deployment: str) -> int | None:
     from kubeloop.controller import local
 
     return local.live_pid(settings, deployment)
 
 
-def _controller_metrics(settings, deployment: str) -> str | None:  # type: ignore[no-untyped-def]
+def _controller_metrics(settings: Settings, deployment: str) -> str | None:
     from kubeloop.controller import local
 
     records = local.controller_records(settings, deployment)

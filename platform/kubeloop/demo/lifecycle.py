@@ -12,7 +12,9 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType, TracebackType
+from typing import Any
 
 from kubeloop.local import processes
 from kubeloop.settings import Settings
@@ -31,7 +33,7 @@ class Processes:
         self.ui_url: str | None = None
         self.ui_error: str | None = None
         self._ui: threading.Thread | None = None
-        self._previous_term: object = None
+        self._previous_term: Callable[[int, FrameType | None], Any] | int | None = None
         self._endpoints: dict[str, None] = {}  # insertion-ordered set: processes come and go
 
     def __enter__(self) -> Processes:
@@ -46,7 +48,7 @@ class Processes:
             if error is not None or not self.keep:
                 self.stop_all()
         finally:
-            signal.signal(signal.SIGTERM, self._previous_term)  # type: ignore[arg-type]
+            signal.signal(signal.SIGTERM, self._previous_term)
 
     def start_ui(self) -> None:
         """Start the MLflow server (UI over the registry) in the background; the demo does not wait for it."""

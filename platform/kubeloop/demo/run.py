@@ -172,7 +172,8 @@ def _roll_out(
 
 def _rows(data: DemoData, *, shifted: bool) -> tuple[list[dict[str, float]], list[int]]:
     """The rows the traffic sends, and the true class of each (what the labeler labels them with)."""
-    rows: list[dict[str, float]] = data.features(shifted=shifted).to_dict("records")
+    frame = data.features(shifted=shifted)
+    rows = [{str(name): float(value) for name, value in row.items()} for row in frame.to_dict("records")]
     return rows, data.truth(shifted=shifted)
 
 

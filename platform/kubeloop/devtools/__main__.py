@@ -1,18 +1,23 @@
-"""`python -m kubeloop.devtools`: install the test tools, find one, pin Kubernetes, run a test cluster."""
+"""`python -m kubeloop.devtools`: install the test tools, find one, pin Kubernetes, run a test cluster,
+link the source tree for the checkers and print the code's shape."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
-from kubeloop.devtools import find_tool, gobuild, gopins, install
+from kubeloop.devtools import find_tool, gobuild, gopins, install, sourcetree
 from kubeloop.devtools.cluster import NODES, ControlPlane, start
 from kubeloop.devtools.cluster.start import BIN_DIR_RECORD
 from kubeloop.devtools.tools import ensure_apt_tool
 from kubeloop.errors import KubeloopError
 from kubeloop.settings import load_settings
+
+LINT_IMPORTS = "from importlinter.cli import lint_imports_command; lint_imports_command()"  # click exits
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,7 +36,17 @@ def _parser() -> argparse.ArgumentParser:
     cluster.add_argument("--dir", type=Path, default=load_settings().home / "cluster",
                          help="the state folder (default: $KUBELOOP_HOME/cluster)")
     cluster.add_argument("--nodes", type=int, default=NODES, help="fake kwok nodes (up)")
+    commands.add_parser("source-tree", help=f"link the package as the wheel has it into {sourcetree.TREE}")
+    commands.add_parser("lint-imports", help="check the import contracts of pyproject.toml (import-linter)")
+    commands.add_parser("shape", help="which kubeloop packages import which; functions and modules too long")
     return parser
+
+
+def _on_tree(*args: str) -> int:
+    """Run Python with the link tree first on its path: grimp finds kubeloop.serving only there."""
+    tree = sourcetree.build(project=Path.cwd())
+    env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
+    return subprocess.run([sys.executable, *args], env=env, check=False).returncode
 
 
 def _cluster(action: str, *, root: Path, nodes: int) -> None:
@@ -65,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
             tag = gopins.pin_kubernetes(module_dir=gobuild.modules_dir() / "kube", tag=args.tag)
             print(f"tests/cluster/modules/kube/go.mod: {gopins.KUBERNETES} {tag}; "
                   "now run `go mod tidy` there")
+        elif args.command == "source-tree":
+            print(sourcetree.build(project=Path.cwd()))
+        elif args.command == "lint-imports":
+            return _on_tree("-c", LINT_IMPORTS)
+        elif args.command == "shape":
+            return _on_tree("-m", "kubeloop.devtools.codeshape")
         else:
             _cluster(args.action, root=args.dir.resolve(), nodes=args.nodes)
     except KubeloopError as exc:

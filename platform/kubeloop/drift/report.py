@@ -87,12 +87,12 @@ def build_html_report(
     )
     cur = _sample(current[columns], max_rows, seed)
     ref = _sample(reference.sample[columns], max_rows, seed)
-    metrics: list = [
+    metrics = [
         DataDriftPreset(
             columns=[f.feature for f in tested], per_column_method={f.feature: f.method for f in tested}
-        )
+        ),
+        *[ValueDrift(column=f.feature, method=f.method) for f in checked[len(tested) :]],
     ]
-    metrics += [ValueDrift(column=f.feature, method=f.method) for f in checked[len(tested) :]]
     snapshot = Report(metrics).run(
         Dataset.from_pandas(cur, data_definition=definition),
         Dataset.from_pandas(ref, data_definition=definition),

@@ -126,5 +126,5 @@ def read_label_file(path: Path) -> pd.DataFrame:
 
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A frame's rows as plain Python values (what `parse_items` takes)."""
-    records: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    return records
+    plain = frame.astype(object).mask(frame.isna(), None)
+    return [{str(name): value for name, value in row.items()} for row in plain.to_dict(orient="records")]

@@ -159,7 +159,7 @@ def run(settings: Settings, *, stop: threading.Event, period: float = PERIOD_S) 
         now = time.monotonic()
         try:
             busy = supervisor.turn()
-        except Exception:  # noqa: BLE001 - logged; a supervisor that stops looking heals nothing
+        except Exception:  # logged; a supervisor that stops looking heals nothing
             log.exception("supervisor turn failed")
             busy = True
         idle_since = None if busy else (idle_since or now)

@@ -101,7 +101,7 @@ class PredictionLogger:
         for sink in self.sinks:
             try:
                 taken = min(len(batch), sink.write(batch))
-            except Exception:  # noqa: BLE001 - a failing sink must not stop logging to the others
+            except Exception:  # a failing sink must not stop logging to the others
                 taken = 0
                 log.exception("prediction-log sink %s failed", type(sink).__name__)
             self._count_failures(sink, len(batch) - taken)

@@ -7,8 +7,12 @@ import html
 import io
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubeloop.rollout.state import RolloutState
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 _COLOURS = {"advance": "tab:blue", "promote": "tab:green", "rollback": "tab:red", "abort": "tab:orange"}
 
@@ -111,7 +115,7 @@ def _weight_series(state: RolloutState) -> tuple[list[float], list[int]]:
     return times, weights
 
 
-def _plot_check(axis: object, state: RolloutState, name: str) -> None:
+def _plot_check(axis: Axes, state: RolloutState, name: str) -> None:
     points = [(e.at - state.started_at, c) for e in state.history for c in e.checks if c.name == name]
     xs = [t for t, c in points if c.value is not None]
     ys = [c.value for _, c in points if c.value is not None]
@@ -120,11 +124,11 @@ def _plot_check(axis: object, state: RolloutState, name: str) -> None:
         for _, c in points
         if c.value is not None
     ]
-    axis.plot(xs, ys, color="tab:gray", linewidth=1)  # type: ignore[attr-defined]
-    axis.scatter(xs, ys, c=colours, zorder=3, s=18)  # type: ignore[attr-defined]
+    axis.plot(xs, ys, color="tab:gray", linewidth=1)
+    axis.scatter(xs, ys, c=colours, zorder=3, s=18)
     if points:
-        axis.axhline(points[-1][1].threshold, color="tab:red", linewidth=0.8, linestyle=":")  # type: ignore[attr-defined]
-    axis.set_ylabel(name, fontsize=8)  # type: ignore[attr-defined]
+        axis.axhline(points[-1][1].threshold, color="tab:red", linewidth=0.8, linestyle=":")
+    axis.set_ylabel(name, fontsize=8)
 
 
 def _clock(at: float) -> str:

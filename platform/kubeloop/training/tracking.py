@@ -20,6 +20,12 @@ def tracking_client(tracking_uri: str) -> Any:
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
+def logged_model_location(tracking_uri: str, model_uri: str) -> str:
+    """The artifact location of a logged model `models:/m-<id>`."""
+    model_id = model_uri.removeprefix("models:/")
+    return str(tracking_client(tracking_uri).get_logged_model(model_id).artifact_location)
+
+
 def ensure_experiment(tracking_uri: str, name: str, *, artifact_root: str = "") -> str:
     """The experiment's id, created on first use; with a local store its artifacts go under artifact_root."""
     client = tracking_client(tracking_uri)
@@ -29,7 +35,7 @@ def ensure_experiment(tracking_uri: str, name: str, *, artifact_root: str = "") 
     location = (Path(artifact_root) / name).resolve().as_uri() if artifact_root else None
     try:
         return str(client.create_experiment(name, artifact_location=location))
-    except Exception:  # noqa: BLE001 - a concurrent run may have created it; fetch it, else re-raise
+    except Exception:  # a concurrent run may have created it; fetch it, else re-raise
         again = client.get_experiment_by_name(name)
         if again is None:
             raise

@@ -44,7 +44,7 @@ def test_a_deployment_shows_its_rollout_and_its_retrain_trail(settings: Settings
     assert retrain["run_id"] == "run-7" and retrain["model_version"] == "2"
 
 
-def test_status_json_carries_the_deployments(settings: Settings, capsys) -> None:  # noqa: ANN001
+def test_status_json_carries_the_deployments(settings: Settings, capsys) -> None:
     deploy_iris(settings)
     main(["status", "--json"])
     state = json.loads(capsys.readouterr().out)

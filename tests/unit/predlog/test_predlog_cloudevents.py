@@ -19,7 +19,7 @@ def test_sink_posts_a_batch_the_parser_reads_back() -> None:
     received: list[tuple[dict[str, str], bytes]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:  # http.server's naming
             body = self.rfile.read(int(self.headers["content-length"]))
             received.append((dict(self.headers), body))
             self.send_response(202)

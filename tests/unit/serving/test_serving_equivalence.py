@@ -174,9 +174,9 @@ def test_a_downloaded_scikit_learn_folder_gets_its_copy_before_registration(
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
 
-    from kubeloop.serving.core.onnx_copy import attach_for_folder, logged_model_location
+    from kubeloop.serving.core.onnx_copy import attach_for_folder
     from kubeloop.serving.testing import IRIS_COLUMNS, iris_frame
-    from kubeloop.training.tracking import ensure_experiment
+    from kubeloop.training.tracking import ensure_experiment, logged_model_location
 
     frame = iris_frame()
     features = frame[list(IRIS_COLUMNS)]

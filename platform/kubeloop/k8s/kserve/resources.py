@@ -100,7 +100,7 @@ def server_command(
         deployment=deployment.name,
         model=deployment.spec.model.name,
         ref=version,
-        host="0.0.0.0",  # noqa: S104 - a pod's server must answer on the pod IP
+        host="0.0.0.0",  # a pod's server must answer on the pod IP
         port=METRICS_PORT,
         workers=serving.workers,
         max_batch_rows=serving.max_batch_size,
