@@ -38,9 +38,9 @@ class Command:
         return RollBack(reason=self.reason)
 
 
-def command_patch(*, id: str, action: str, reason: str) -> dict[str, Any]:
+def command_patch(*, command_id: str, action: str, reason: str) -> dict[str, Any]:
     """The merge patch that gives a ModelDeployment a new command."""
-    body = json.dumps({"id": id, "action": action, "reason": reason}, sort_keys=True)
+    body = json.dumps({"id": command_id, "action": action, "reason": reason}, sort_keys=True)
     return {"metadata": {"annotations": {COMMAND_ANNOTATION: body}}}
 
 

@@ -44,7 +44,7 @@ class ClusterConfig:
     operator_metrics_port: int = 9090
     operator_health_port: int = 8080
     # Where both endpoints listen: every interface in a pod, 127.0.0.1 for an operator run on a workstation.
-    operator_bind_address: str = "0.0.0.0"  # noqa: S104
+    operator_bind_address: str = "0.0.0.0"
     # How often every ModelDeployment is reconciled besides its changes (analyses fall due between them).
     operator_tick_seconds: float = 10.0
 

@@ -29,11 +29,12 @@ def _with(patch: dict[str, object], last: str | None = None) -> dict[str, object
 
 
 def test_a_command_runs_once_by_its_id() -> None:
-    obj = _with(command_patch(id="c1", action="rollback", reason="latency"))
+    obj = _with(command_patch(command_id="c1", action="rollback", reason="latency"))
     command = pending_command(obj)
     assert command is not None and command.request() == RollBack(reason="latency")
-    assert pending_command(_with(command_patch(id="c1", action="rollback", reason="x"), last="c1")) is None
-    promote = pending_command(_with(command_patch(id="c2", action="promote", reason=""), last="c1"))
+    again = command_patch(command_id="c1", action="rollback", reason="x")
+    assert pending_command(_with(again, last="c1")) is None
+    promote = pending_command(_with(command_patch(command_id="c2", action="promote", reason=""), last="c1"))
     assert promote is not None and promote.request() == PromoteNow(reason="promoted by hand")
 
 
