@@ -129,20 +129,22 @@ def test_labels_are_counted_refused_imported_exported_and_measured(world: World)
     assert too_late["versions"] == []
 
 
-def rollout(world: World, version: str) -> tuple[dict, Clients, Labeler]:
+def rollout(world: World, version: str, *, exit_code: int) -> tuple[dict, Clients, Labeler]:
+    """Roll `version` out with --wait, which exits 0 for a promotion and 3 for a rollback."""
     strategy = world.workdir / "quality.yaml"
     strategy.write_text(STRATEGY)
     with Clients(world.gateway, rate=25) as clients:
         with Labeler(settings=world.settings, gateway=world.gateway, deployment="iris", truth=clients.truth,
                      delay=0.0, period=0.5, since=time.time()) as labeler:
-            kubeloop("rollout", "start", "iris", "--version", version, "--strategy", str(strategy), "--wait",
-                     timeout=300)
+            done = kubeloop("rollout", "start", "iris", "--version", version, "--strategy", str(strategy),
+                            "--wait", timeout=300, check=False)
+    assert done.returncode == exit_code, done.stderr
     return rollout_state(world.settings, "iris"), clients, labeler
 
 
 def test_a_worse_challenger_is_rolled_back_in_shadow_by_the_quality_check(world: World) -> None:
     worse = world.versions["shuffled"]
-    state, clients, labeler = rollout(world, worse)
+    state, clients, labeler = rollout(world, worse, exit_code=3)
     assert state["phase"] == "rolled-back", [(e["kind"], e["reason"]) for e in state["history"]]
     assert "quality worse than the champion" in state["history"][-1]["reason"]
     assert all(entry["weight"] == 0 for entry in state["history"]), "no step sent it live traffic"
@@ -155,7 +157,7 @@ def test_a_worse_challenger_is_rolled_back_in_shadow_by_the_quality_check(world:
 
 def test_a_better_challenger_passes_the_quality_check_and_is_promoted(world: World) -> None:
     better = world.versions["logreg"]
-    state, clients, _ = rollout(world, better)
+    state, clients, _ = rollout(world, better, exit_code=0)
     assert state["phase"] == "promoted", [(e["kind"], e["reason"]) for e in state["history"]]
     quality = [c for e in state["history"] for c in e["checks"] if c["name"] == "quality"]
     assert quality[-1]["verdict"] == "pass" and "not worse by more than 0.01" in quality[-1]["reason"]
