@@ -219,6 +219,16 @@ def wait_until(predicate: Any, *, what: str, timeout: float = 60.0, poll: float 
         time.sleep(poll)
 
 
+def rollout_at(plane: ControlPlane, namespace: str, phase: str, weight: int | None = None) -> Any:
+    """A check that the rollout reached `phase` (at `weight`) and carried out every action it planned."""
+    def reached() -> bool:
+        status = status_of(plane, namespace=namespace, name="iris")
+        done = not (status.get("rollout") or {}).get("pending")
+        at_weight = weight is None or status.get("canaryWeight") == weight
+        return done and status.get("phase") == phase and at_weight
+    return reached
+
+
 def deployment_manifest(*, name: str, namespace: str, model: str, router: str,
                         shadow: dict[str, Any] | None = None) -> dict[str, Any]:
     """A ModelDeployment with a rollout short enough for a test: a 3 s shadow at 50%, canary steps of

@@ -31,6 +31,7 @@ from operator_env import (
     forget_deployments,
     get,
     operator_release,
+    rollout_at,
     status_of,
     wait_until,
 )
@@ -50,16 +51,6 @@ def _predictor(isvc: dict[str, Any]) -> tuple[str, int | None]:
     """(the predictor's model version, its canaryTrafficPercent) of an InferenceService."""
     predictor = isvc["spec"]["predictor"]
     return predictor["labels"]["kubeloop.io/version"], predictor.get("canaryTrafficPercent")
-
-
-def _phase(plane: ControlPlane, namespace: str, phase: str, weight: int | None = None) -> Any:
-    """A check that the rollout reached `phase` (at `weight`) and carried out every action it planned."""
-    def reached() -> bool:
-        status = status_of(plane, namespace=namespace, name="iris")
-        done = not (status.get("rollout") or {}).get("pending")
-        at_weight = weight is None or status.get("canaryWeight") == weight
-        return done and status.get("phase") == phase and at_weight
-    return reached
 
 
 def test_a_rollout_on_kserve_survives_a_crash_and_peering_never_acts_twice(
@@ -92,16 +83,16 @@ def test_a_rollout_on_kserve_survives_a_crash_and_peering_never_acts_twice(
                 assert exists(plane, "cronjob", "iris-drift", namespace=namespace)
 
                 models.registry.set_alias(name=model, alias=CHALLENGER, version=challenger)
-                wait_until(_phase(plane, namespace, "shadow"), what="shadow")
+                wait_until(rollout_at(plane, namespace, "shadow"), what="shadow")
                 assert exists(plane, "inferenceservice", "iris-shadow", namespace=namespace)
-                wait_until(_phase(plane, namespace, "canary", 25), what="canary at 25%",
+                wait_until(rollout_at(plane, namespace, "canary", 25), what="canary at 25%",
                            timeout=ROLLOUT_TIMEOUT)
                 assert standby.metric("kubeloop_operator_reconcile_total") == 0
                 first.kill()
                 killed_at = time.time()
                 with operators.run("op-c") as restarted:
                     restarted.wait_active()
-                    wait_until(_phase(plane, namespace, "promoted"), what="promotion",
+                    wait_until(rollout_at(plane, namespace, "promoted"), what="promotion",
                                timeout=ROLLOUT_TIMEOUT)
                     assert standby.alive() and standby.metric("kubeloop_operator_reconcile_total") == 0
                     status = status_of(plane, namespace=namespace, name="iris")
@@ -109,7 +100,7 @@ def test_a_rollout_on_kserve_survives_a_crash_and_peering_never_acts_twice(
                     assert models.registry.version_for_alias(model, CHAMPION).version == challenger
 
                     models.registry.set_alias(name=model, alias=CHALLENGER, version=broken)
-                    wait_until(_phase(plane, namespace, "rolled-back"),
+                    wait_until(rollout_at(plane, namespace, "rolled-back"),
                                what="the broken challenger rolled back", timeout=ROLLOUT_TIMEOUT)
                     rolled_back = status_of(plane, namespace=namespace, name="iris")
                     wait_until(lambda: not exists(plane, "inferenceservice", "iris-shadow",
