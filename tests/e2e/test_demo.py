@@ -10,6 +10,7 @@ demo's home), so the dashboards see what an SRE would see during the run.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -86,6 +87,7 @@ def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched]:
                 timeout=900,
                 check=False,
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, "COLUMNS": "1000"},  # the decision table's cells unwrapped
             )
             seconds = time.monotonic() - started
             time.sleep(2)  # the Pushgateway's last push, scraped
