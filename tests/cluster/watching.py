@@ -10,6 +10,7 @@ from typing import Any
 
 from kubernetes import watch
 from kubernetes.client import ApiClient, CustomObjectsApi
+from urllib3.exceptions import ProtocolError
 
 Summary = Callable[[dict[str, Any]], Any]
 
@@ -23,11 +24,20 @@ class Recorder:
         self.versions: dict[str, list[Any]] = {}
         self.deleted: list[str] = []
         self._watch = watch.Watch()
+        self._closed = threading.Event()
         listing = CustomObjectsApi(client).list_namespaced_custom_object
         self._args = (listing, group, version, namespace, plural)
         self._thread = threading.Thread(target=self._run, name=f"watch-{plural}", daemon=True)
 
     def _run(self) -> None:
+        try:
+            self._record()
+        except ProtocolError:
+            # A watch still open when its API server stops ends this way; only an open recorder cares.
+            if not self._closed.is_set():
+                raise
+
+    def _record(self) -> None:
         list_call, *args = self._args
         for event in self._watch.stream(list_call, *args, timeout_seconds=600):
             obj = event["object"]
@@ -45,7 +55,8 @@ class Recorder:
         self._thread.start()
 
     def close(self) -> None:
-        """Stop watching."""
+        """Stop watching (the stream ends at its next event, or when the API server goes)."""
+        self._closed.set()
         self._watch.stop()
 
 
