@@ -43,6 +43,20 @@ def register(settings: Settings, *, name: str, kind: str, seed: int = 0) -> str:
     )
 
 
+def main_in_process(capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI's entry point in this process (no interpreter start-up): (exit code, stdout, stderr)."""
+    from kubeloop.cli import main
+
+    capfd.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as done:
+        code = int(done.code or 0)
+    captured = capfd.readouterr()
+    return code, captured.out, captured.err
+
+
 def kubeloop(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """Run the CLI as a user would (in the environment the test set up)."""
     done = subprocess.run(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rollout_harness import main_in_process
 
 from kubeloop.registry.mlflow_registry import MlflowRegistry
 from kubeloop.registry.names import TAG_FLAVOR, TAG_REFERENCE_SOURCE, TAG_REGISTERED_BY
@@ -80,16 +81,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
 
 
 def cli(capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from kubeloop.cli import main
-
-    capfd.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    captured = capfd.readouterr()
-    return code, captured.out, captured.err
+    return main_in_process(capfd, *args)
 
 
 def versions(logged: Logged, name: str) -> list[Any]:

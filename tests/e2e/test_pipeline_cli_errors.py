@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from rollout_harness import main_in_process
 
 from kubeloop.settings import HOME_ENV, TRACKING_ENV
 
@@ -53,15 +54,8 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def cli(capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    from kubeloop.cli import main
-
-    capfd.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    return code, capfd.readouterr().err
+    code, _, err = main_in_process(capfd, *args)
+    return code, err
 
 
 BAD_REFERENCES = [

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from rollout_harness import main_in_process
 
 from kubeloop.local.processes import free_port
 from kubeloop.registry.mlflow_registry import MlflowRegistry
@@ -28,21 +29,14 @@ def cli(
     tracking_uri: str | None = None,
 ) -> tuple[int, str]:
     """Run the CLI's entry point in this process (no interpreter start-up); return (exit code, stderr)."""
-    from kubeloop.cli import main
-
     monkeypatch.setenv("KUBELOOP_HOME", str(home))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     if tracking_uri:
         monkeypatch.setenv("KUBELOOP_TRACKING_URI", tracking_uri)
     else:
         monkeypatch.delenv("KUBELOOP_TRACKING_URI", raising=False)
-    capfd.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    return code, capfd.readouterr().err
+    code, _, err = main_in_process(capfd, *args)
+    return code, err
 
 
 def kubeloop(home: Path, *args: str, tracking_uri: str | None = None) -> subprocess.CompletedProcess[str]:
