@@ -151,12 +151,17 @@ class LocalPipelineRunner:
         child = self._children.get(run_id)
         if child is not None:
             return child.poll() is None
-        try:
-            raw = json.loads((run_dir / RUNNER_NAME).read_text())
-            recorded = ProcessIdentity(pid=int(raw["pid"]), create_time=float(raw["createTime"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            return False  # no record (or a torn one): nothing of this run is known to be alive
-        return running(recorded) is not None
+        recorded = runner_identity(run_dir)
+        return recorded is not None and running(recorded) is not None
+
+
+def runner_identity(run_dir: Path) -> ProcessIdentity | None:
+    """The run's runner process as recorded at its start (None without a readable record)."""
+    try:
+        raw = json.loads((run_dir / RUNNER_NAME).read_text())
+        return ProcessIdentity(pid=int(raw["pid"]), create_time=float(raw["createTime"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no record (or a torn one): nothing of this run is known to be alive
 
 
 def current_task(log: str) -> str | None:
