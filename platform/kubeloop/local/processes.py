@@ -97,10 +97,42 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], *, timeout: float,
     with contextlib.suppress(ProcessLookupError):
         process.send_signal(signal.SIGUSR1)
         time.sleep(1.0)
-    process.terminate()
+    _stop_unready(process)
     raise BackendUnavailable(
         f"server at {url} was not ready within {timeout:.0f}s (log: {log_file or '-'}): {_tail(log_file, 12)}"
     )
+
+
+def _stop_unready(process: subprocess.Popen[bytes], *, grace: float = 5.0) -> None:
+    """Stop a server that never became ready with its whole group: workers it forked must not outlive it
+    (nothing records them once the start has failed). The leader is reaped only after the group's
+    SIGKILL: until then its pid, and so the group's id, cannot pass to another process."""
+    try:
+        leads = os.getpgid(process.pid) == process.pid
+    except ProcessLookupError:
+        leads = False
+    _signal(process, signal.SIGTERM, group=leads)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and not _exited(process.pid):
+        time.sleep(0.05)
+    _signal(process, signal.SIGKILL, group=leads)  # whatever of the group is still there
+    process.wait()
+
+
+def _signal(process: subprocess.Popen[bytes], signum: int, *, group: bool) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        if group:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+
+
+def _exited(pid: int) -> bool:
+    """True once our child has exited (it stays unreaped)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
 
 
 def _tail(log_file: Path | None, lines: int) -> str:
