@@ -7,10 +7,12 @@ requests from an open-loop generator in a process of its own (`soak_load.py`) at
 second. The resident memory of every process (gateway, supervisor, the server and each worker slot)
 is read at the start and after each tenth of the run, with p50/p99 per tenth. Runtimes: `kserve`,
 `bentoml`, and `bentoml-recycled`, the same BentoML server with workers replaced every
-`--recycle-requests` requests (KUBELOOP_SERVE_MAX_REQUESTS): the remedy set beside the plain one.
+`--recycle-requests` requests (KUBELOOP_SERVE_MAX_REQUESTS) and, with `--recycle-rss-mb`, above that
+resident memory (KUBELOOP_SERVE_MAX_RSS_MB): the remedy set beside the plain one.
 Targets: no process grows more than 50 MB; the last tenth's p99 within 1.2x of the first's.
 Run: `python bench/bench_soak.py [--requests 1000000] [--rate 500] [--workers 2]
-[--runtimes kserve,bentoml,bentoml-recycled]`; `--requests 20000` is a quick check.
+[--runtimes kserve,bentoml,bentoml-recycled] [--recycle-requests 50000] [--recycle-rss-mb 0]`;
+`--requests 20000` is a quick check.
 """
 
 from __future__ import annotations
@@ -53,6 +55,19 @@ class Soak:
         return {role: (first[role], last[role]) for role in first if role in last}
 
 
+@dataclass(frozen=True)
+class Recycling:
+    """The BentoML worker-recycling limits a run sets (0: that limit off)."""
+
+    requests: int = 0
+    rss_mb: int = 0
+
+    def env(self) -> dict[str, str]:
+        """The server's settings for these limits."""
+        return {"KUBELOOP_SERVE_MAX_REQUESTS": str(self.requests),
+                "KUBELOOP_SERVE_MAX_RSS_MB": str(self.rss_mb)}
+
+
 def memory(records: dict[str, ProcessRecord]) -> dict[str, float]:
     """RSS (MB) of each process: the recorded ones and each worker slot of the server (by start order)."""
     found: dict[str, float] = {}
@@ -72,7 +87,7 @@ def memory(records: dict[str, ProcessRecord]) -> dict[str, float]:
 
 @contextmanager
 def deployed(
-    settings: Settings, runtime: str, *, workers: int, recycle: int
+    settings: Settings, runtime: str, *, workers: int, recycle: Recycling
 ) -> Iterator[tuple[str, dict[str, ProcessRecord]]]:
     """The model served on `runtime` behind the gateway; the predict URL and the records. Stops all after."""
     from kubeloop.local.deploy import deploy_version
@@ -83,7 +98,7 @@ def deployed(
     name = f"iris-{runtime}"
     spec = parse_deployment({"metadata": {"name": name}, "spec": {
         "model": {"name": MODEL}, "serving": {"runtime": runtime.split("-")[0], "workers": workers}}})
-    os.environ["KUBELOOP_SERVE_MAX_REQUESTS"] = str(recycle)  # read when the server is spawned
+    os.environ |= recycle.env()  # read when the server is spawned
     try:
         server, gateway = deploy_version(settings, spec, version="1")
         supervisor = supervisor_record(settings)
@@ -93,7 +108,8 @@ def deployed(
         yield f"{gateway.url}/v1/models/{name}:predict", roles
     finally:
         stop_local(settings)
-        os.environ.pop("KUBELOOP_SERVE_MAX_REQUESTS", None)
+        for key in recycle.env():
+            os.environ.pop(key, None)
 
 
 def load(url: str, *, rate: float, requests: int, out: Path) -> subprocess.Popen[bytes]:
@@ -103,8 +119,8 @@ def load(url: str, *, rate: float, requests: int, out: Path) -> subprocess.Popen
     return subprocess.Popen(command)
 
 
-def soak(settings: Settings, runtime: str, *, requests: int, rate: float, workers: int, recycle: int,
-         warmup: int) -> Soak:
+def soak(settings: Settings, runtime: str, *, requests: int, rate: float, workers: int,
+         recycle: Recycling, warmup: int) -> Soak:
     """Warm up, then run the soak while sampling memory after each tenth."""
     with deployed(settings, runtime, workers=workers, recycle=recycle) as (url, roles), \
             tempfile.TemporaryDirectory() as scratch:
@@ -171,6 +187,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--recycle-requests", type=int, default=50_000)
+    parser.add_argument("--recycle-rss-mb", type=int, default=0)
     parser.add_argument("--runtimes", default="kserve,bentoml,bentoml-recycled")
     args = parser.parse_args()
     from kubeloop.serving.testing import register_iris
@@ -182,7 +199,8 @@ def main() -> None:
         settings = load_settings().ensure_dirs()
         register_iris(settings, name=MODEL)
         results = [soak(settings, runtime, requests=args.requests, rate=args.rate, workers=args.workers,
-                        recycle=args.recycle_requests if runtime.endswith("-recycled") else 0,
+                        recycle=Recycling(requests=args.recycle_requests, rss_mb=args.recycle_rss_mb)
+                        if runtime.endswith("-recycled") else Recycling(),
                         warmup=warmup)
                    for runtime in args.runtimes.split(",")]
     report(results)

@@ -148,7 +148,10 @@ def running_controller(
     from kubeloop.metricsources.scrape import ScrapeSource
 
     target = load_target(settings, deployment)
-    scrape = None if settings.prometheus_url else ScrapeSource(lambda: metrics_targets(settings, deployment))
+    hook = telemetry.scrape_failed(deployment) if telemetry is not None else None
+    scrape = None if settings.prometheus_url else ScrapeSource(
+        lambda: metrics_targets(settings, deployment), on_failure=hook
+    )
     if scrape is not None:
         period = min(1.0, target.strategy.canary.interval / 4)
         scrape.period = period

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from kubeloop.analysis.results import Verdict
@@ -45,6 +47,16 @@ class RolloutMetrics:
         self.step_started = Gauge(
             names.ROLLOUT_STEP_STARTED, "When the current step began", ["deployment"], registry=r
         )
+        self.scrape_failures = Counter(
+            names.LOCAL_SCRAPE_FAILURES_TOTAL.removesuffix("_total"),
+            "Failed scrapes of a metrics target by the local-mode controller (its samples are missing)",
+            ["deployment", "target"],
+            registry=r,
+        )
+
+    def scrape_failed(self, deployment: str) -> Callable[[str], None]:
+        """A hook counting each failed scrape of a target for `deployment`."""
+        return lambda target: self.scrape_failures.labels(deployment, target).inc()
 
     def record(self, state: RolloutState, decision: Decision | None = None) -> None:
         """Export the state after a decision (and count the decision, by kind and a short reason)."""

@@ -8,7 +8,6 @@ the demo started is stopped on the way out; with `keep=True` a demo that finishe
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 import time
@@ -17,6 +16,8 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from kubeloop.local import processes
+from kubeloop.local.identity import signal_group
+from kubeloop.pipelines.local import runner_identity
 from kubeloop.settings import Settings
 from kubeloop.spec import ModelDeployment
 
@@ -118,10 +119,9 @@ class Processes:
             submitted = json.loads(request.read_text()).get("submitted", 0.0)
             if submitted < self.started_at or (run_dir / "status.json").exists():
                 continue
-            try:
-                os.killpg(int((run_dir / "pid").read_text()), signal.SIGTERM)
-            except (OSError, ValueError):
-                pass
+            runner = runner_identity(run_dir)
+            if runner is not None:
+                signal_group(runner, signal.SIGTERM)  # only if that pid is still the run's runner
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -8,10 +8,8 @@ deployment's lock, so a restart and a stop never cross.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -20,11 +18,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import yaml
 
 from kubeloop.errors import BackendUnavailable, NotFoundError, SpecError
 from kubeloop.local import identity
+from kubeloop.local.readiness import wait_ready
 from kubeloop.local.records import (
     GATEWAY_LOCK,
     ProcessRecord,
@@ -75,39 +73,6 @@ def _spawn(command: list[str], *, env: dict[str, str], log_file: Path) -> subpro
     with log_file.open("ab") as log:
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], *, timeout: float,
-               log_file: Path | None = None) -> None:
-    """Poll `url` until it answers 200; BackendUnavailable with the log's tail if the process dies first.
-
-    On a timeout the process is asked for a stack dump first (our servers register SIGUSR1 with
-    faulthandler), so the error says where it was stuck rather than only that it was.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BackendUnavailable(f"server exited with code {process.returncode}: {_tail(log_file, 3)}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGUSR1)
-        time.sleep(1.0)
-    process.terminate()
-    raise BackendUnavailable(
-        f"server at {url} was not ready within {timeout:.0f}s (log: {log_file or '-'}): {_tail(log_file, 12)}"
-    )
-
-
-def _tail(log_file: Path | None, lines: int) -> str:
-    if log_file is None or not log_file.exists():
-        return "no log"
-    tail = log_file.read_text(errors="replace").strip().splitlines()[-lines:]
-    return " | ".join(tail) if tail else "the log is empty"
 
 
 def start_gateway(settings: Settings, *, port: int | None = None, timeout: float = 30.0) -> ProcessRecord:

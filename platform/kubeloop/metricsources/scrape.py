@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import httpx
@@ -19,6 +20,7 @@ from kubeloop.metricsources.promql_eval import INSTANCE, Series, Snapshot, evalu
 from kubeloop.telemetry.queries import Query
 
 Targets = Sequence[str] | Callable[[], Sequence[str]]
+FailureHook = Callable[[str], None]  # called with the target's URL on each failed scrape
 
 
 def parse_exposition(text: str, *, instance: str | None = None) -> dict[Series, float]:
@@ -43,6 +45,7 @@ class ScrapeSource:
         keep: float = 900.0,
         timeout: float = 2.0,
         client: httpx.Client | None = None,
+        on_failure: FailureHook | None = None,
     ) -> None:
         self._targets = targets
         self.period = period
@@ -52,7 +55,9 @@ class ScrapeSource:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.failures: dict[str, str] = {}
+        self.failures: dict[str, str] = {}  # target -> its last scrape's error, while it fails
+        self.failed: Counter[str] = Counter()  # target -> failed scrapes, ever (none goes uncounted)
+        self._on_failure = on_failure
 
     def start(self) -> ScrapeSource:
         """Scrape once now, then keep scraping in the background until `close()`."""
@@ -69,7 +74,7 @@ class ScrapeSource:
         self._client.close()
 
     def scrape(self, *, now: float | None = None) -> Snapshot:
-        """Scrape every target once and keep the snapshot; unreachable targets are noted and skipped."""
+        """Scrape every target once and keep the snapshot; an unreachable target is counted and skipped."""
         samples: dict[Series, float] = {}
         answered = set()
         for url in self._target_list():
@@ -77,7 +82,7 @@ class ScrapeSource:
                 response = self._client.get(url)
                 response.raise_for_status()
             except httpx.HTTPError as error:
-                self.failures[url] = str(error) or type(error).__name__
+                self._failed(url, error)
                 continue
             self.failures.pop(url, None)
             answered.add(url)
@@ -91,6 +96,12 @@ class ScrapeSource:
             while len(self._snapshots) > 2 and self._snapshots[0].at < cutoff:
                 self._snapshots.pop(0)
         return snapshot
+
+    def _failed(self, url: str, error: httpx.HTTPError) -> None:
+        self.failures[url] = str(error) or type(error).__name__
+        self.failed[url] += 1
+        if self._on_failure is not None:
+            self._on_failure(url)
 
     def query(self, query: Query) -> float | None:
         """Evaluate `query` at the newest snapshot over its own window; None when there is no data."""

@@ -2,6 +2,7 @@
 
 A run lives in KUBELOOP_HOME/pipelines/<run id>/: `request.json` (pipeline and arguments),
 `log.txt` (everything kfp.local and the tasks print), `status.json` (written when it ends),
+`runner.json` (the runner's pid and start time, so a recycled pid never passes for a live run),
 `outputs/` (kfp.local's pipeline root). A child process makes `submit` return at once and keeps
 kfp.local's global configuration and console output out of the caller's process.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeloop.errors import KubeloopError, NotFoundError
+from kubeloop.local.identity import ProcessIdentity, identify, running
 from kubeloop.pipelines.base import MLFLOW_TRACKING_ENV, PIPELINE_RUN_ENV, PipelineRun, RunStatus
 from kubeloop.pipelines.catalog import from_source, get_pipeline
 from kubeloop.pipelines.warm import LOG_NAME as WARM_LOG
@@ -32,6 +34,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TASK_START = re.compile(r"Executing task '([\w-]+)'")
 _TASK_FAILED = re.compile(r"Task '([\w-]+)' finished with status FAILURE")
 REPORT_FLAG, REPORT_NAME = "--report", "report.json"
+RUNNER_NAME = "runner.json"
 _ERROR_LINE = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*(?:Error|Exception|Unavailable)): (.+)$")
 
 
@@ -93,7 +96,8 @@ class LocalPipelineRunner:
         finally:
             if warm is not None:
                 warm.release()
-        (run_dir / "pid").write_text(str(child.pid))
+        found = identify(child.pid) or ProcessIdentity(pid=child.pid, create_time=0.0)
+        (run_dir / RUNNER_NAME).write_text(json.dumps({"pid": found.pid, "createTime": found.create_time}))
         self._children[run_dir.name] = child
 
     def status(self, run: PipelineRun) -> RunStatus:
@@ -147,11 +151,17 @@ class LocalPipelineRunner:
         child = self._children.get(run_id)
         if child is not None:
             return child.poll() is None
-        try:
-            os.kill(int((run_dir / "pid").read_text()), 0)
-        except (OSError, ValueError):
-            return False
-        return True
+        recorded = runner_identity(run_dir)
+        return recorded is not None and running(recorded) is not None
+
+
+def runner_identity(run_dir: Path) -> ProcessIdentity | None:
+    """The run's runner process as recorded at its start (None without a readable record)."""
+    try:
+        raw = json.loads((run_dir / RUNNER_NAME).read_text())
+        return ProcessIdentity(pid=int(raw["pid"]), create_time=float(raw["createTime"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no record (or a torn one): nothing of this run is known to be alive
 
 
 def current_task(log: str) -> str | None:

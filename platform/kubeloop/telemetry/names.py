@@ -55,6 +55,8 @@ QUALITY_OFFLINE = "kubeloop_quality_offline"
 
 # Local mode's supervisor.
 LOCAL_RESTARTS_TOTAL = "kubeloop_local_restarts_total"  # counter: kind, deployment, version
+# Local mode's controller: scrapes of a server's or the gateway's /metrics that failed.
+LOCAL_SCRAPE_FAILURES_TOTAL = "kubeloop_local_scrape_failures_total"  # counter: deployment, target
 
 # Operator.
 RECONCILE_TOTAL = "kubeloop_operator_reconcile_total"  # counter: result

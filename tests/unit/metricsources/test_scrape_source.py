@@ -146,3 +146,22 @@ def test_parse_exposition_keys_by_name_and_labels(server: Server) -> None:
         ),
     )
     assert samples[key] == 1.0
+
+
+def test_every_failed_scrape_is_counted_and_exported(server: Server) -> None:
+    from kubeloop.controller.telemetry import RolloutMetrics
+
+    telemetry = RolloutMetrics()
+    source = ScrapeSource(["http://model/metrics"], client=httpx.Client(transport=server.transport()),
+                          on_failure=telemetry.scrape_failed("iris"))
+    server.up = False
+    source.scrape(now=0)
+    source.scrape(now=1)
+    server.up = True
+    source.scrape(now=2)
+    source.close()
+    assert source.failed["http://model/metrics"] == 2 and source.failures == {}
+    exported = telemetry.registry.get_sample_value(
+        "kubeloop_local_scrape_failures_total", {"deployment": "iris", "target": "http://model/metrics"}
+    )
+    assert exported == 2

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
@@ -103,3 +105,30 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _recorded_run(root: Path, *, pid: int, create_time: float) -> pipelines.PipelineRun:
+    """A run directory as `submit` leaves it, with no status yet and the runner recorded as given."""
+    run_dir = root / "pipelines" / "training-recorded"
+    run_dir.mkdir(parents=True)
+    (run_dir / "log.txt").write_text("03:49:39.891 - INFO - Executing task 'load-data'\n")
+    (run_dir / "runner.json").write_text(json.dumps({"pid": pid, "createTime": create_time}))
+    return pipelines.PipelineRun(run_id="training-recorded", pipeline="training", params={})
+
+
+def test_a_run_is_running_only_while_its_recorded_runner_is(tmp_path: Path) -> None:
+    runner = LocalPipelineRunner(settings=Settings(home=tmp_path, tracking_uri="sqlite:///unused.db"))
+    me = psutil.Process()
+    run = _recorded_run(tmp_path, pid=me.pid, create_time=me.create_time())
+    assert runner.status(run).state == "running"
+    assert runner.status(run).message == "running load-data"
+
+
+def test_a_recycled_pid_does_not_pass_for_the_runner(tmp_path: Path) -> None:
+    """This process holds the recorded pid, but started later than the recorded runner: not the run."""
+    runner = LocalPipelineRunner(settings=Settings(home=tmp_path, tracking_uri="sqlite:///unused.db"))
+    me = psutil.Process()
+    run = _recorded_run(tmp_path, pid=me.pid, create_time=me.create_time() - 3600)
+    status = runner.status(run)
+    assert status.state == "failed"
+    assert "exited without a status" in status.message
