@@ -78,12 +78,38 @@ def test_watched_namespaces_get_roles_not_cluster_rights(rendered: Objects) -> N
     objects = rendered["production"]
     roles = [o for o in objects if o["kind"] == "Role"]
     assert [r["metadata"]["namespace"] for r in roles] == ["ml-prod"]
-    (cluster_role,) = [o for o in objects if o["kind"] == "ClusterRole"]
+    (cluster_role,) = [o for o in objects if o["kind"] == "ClusterRole" and _component(o) == "operator"]
     cluster_resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
     assert cluster_resources == {"customresourcedefinitions"}
     assert all(rule["verbs"] == ["list", "watch"] for rule in cluster_role["rules"])
     (role,) = roles
     assert {"kopfpeerings", "modeldeployments"} <= {r for rule in role["rules"] for r in rule["resources"]}
+
+
+def _component(obj: dict[str, Any]) -> str:
+    return str((obj["metadata"].get("labels") or {}).get("app.kubernetes.io/component", ""))
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_the_rollout_role_grants_get_and_patch_on_modeldeployments_only(
+    rendered: Objects, scenario: str
+) -> None:
+    """What `kubeloop k8s rollout promote|rollback|status` needs, for people: read the object, patch its
+    command annotation; included in the built-in edit role."""
+    (role,) = [o for o in rendered[scenario] if _component(o) == "rollout"]
+    assert role["kind"] == "ClusterRole"
+    assert role["rules"] == [{"apiGroups": ["kubeloop.io"], "resources": ["modeldeployments"],
+                              "verbs": ["get", "patch"]}]
+    assert role["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+
+
+def test_the_rollout_role_can_be_left_out_or_kept_out_of_edit() -> None:
+    def role(*values: str) -> list[dict[str, Any]]:
+        return [o for o in render(*values) if _component(o) == "rollout"]
+
+    assert role("--set", "rolloutRole.create=false") == []
+    (unaggregated,) = role("--set", "rolloutRole.aggregateToEdit=false")
+    assert not [k for k in unaggregated["metadata"]["labels"] if k.startswith("rbac.authorization.k8s.io/")]
 
 
 def test_kserve_config_is_readable_by_name_only(rendered: Objects) -> None:

@@ -188,3 +188,9 @@ nothing under `helm template`, so offline renders get a fresh value). Pass (list
 {{- randAlphaNum (index . 3) | b64enc -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The rollout ClusterRole: cluster-scoped, so the release namespace is in its name (two releases of the
+same name in different namespaces keep distinct roles). */}}
+{{- define "kubeloop.rolloutRoleName" -}}
+{{- printf "%s-%s" (include "kubeloop.componentName" (list . "rollout")) .Release.Namespace | trunc 63 | trimSuffix "-" -}}
+{{- end -}}

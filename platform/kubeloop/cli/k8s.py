@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from kubeloop.cli import k8s_rollout
 from kubeloop.errors import SpecError
 
 k8s_app = typer.Typer(help="Kubernetes mode: the ModelDeployment CRD and the objects the operator creates.")
@@ -80,5 +81,6 @@ def run(
 
 def register(app: typer.Typer) -> None:
     """Add `kubeloop k8s ...` and `kubeloop operator ...`."""
+    k8s_rollout.register(k8s_app)
     app.add_typer(k8s_app, name="k8s")
     app.add_typer(operator_app, name="operator")

@@ -15,10 +15,10 @@ console = Console(stderr=True)
 stdout = Console()
 
 
-def fail(message: str) -> NoReturn:
-    """Print `error: message` on stderr and exit 1."""
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    """Print `error: message` on stderr and exit with `code` (1 unless a command documents another)."""
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    sys.exit(1)
+    sys.exit(code)
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from kubeloop.errors import BackendUnavailable, KubeloopError, NotFoundError
 
 CONFLICT_ATTEMPTS = 5
+OPERATOR_ROLE = "the operator's ClusterRole (or Role)"  # who a refusal tells to grant the missing verb
 Mutate = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
@@ -36,11 +37,11 @@ class MissingCrd(BackendUnavailable):
 class Forbidden(KubeloopError):
     """RBAC refused a request (403): the message names the verb, the resource and the namespace."""
 
-    def __init__(self, *, verb: str, resource: str, namespace: str) -> None:
+    def __init__(self, *, verb: str, resource: str, namespace: str, grant: str = OPERATOR_ROLE) -> None:
         self.verb, self.resource, self.namespace = verb, resource, namespace
         super().__init__(
             f"forbidden: may not {verb} {resource} in namespace {namespace}; "
-            f"add the verb {verb!r} on {resource} to the operator's ClusterRole (or Role)"
+            f"add the verb {verb!r} on {resource} to {grant}"
         )
 
 
@@ -79,8 +80,12 @@ PLURALS = {
 class KubeApi:
     """Namespaced objects through the official client; custom resources and batch/v1 CronJobs."""
 
-    def __init__(self, api_client: ApiClient | None = None) -> None:
+    def __init__(self, api_client: ApiClient | None = None, *, request_timeout: float | None = None) -> None:
         self.client = api_client or ApiClient()
+        # The bound on connecting and on reading each get and patch of a custom object (None: none); the
+        # client takes an int or a (connect, read) pair and silently ignores a float.
+        bound = (request_timeout, request_timeout)
+        self._timeout: dict[str, Any] = {"_request_timeout": bound} if request_timeout else {}
         self.custom = CustomObjectsApi(self.client)
         self.batch = BatchV1Api(self.client)
         self.core = CoreV1Api(self.client)
@@ -96,7 +101,7 @@ class KubeApi:
                 )
             return _object(
                 self.custom.get_namespaced_custom_object(
-                    ref.group, ref.version, ref.namespace, ref.plural, ref.name
+                    ref.group, ref.version, ref.namespace, ref.plural, ref.name, **self._timeout
                 )
             )
         except ApiException as error:
@@ -137,7 +142,7 @@ class KubeApi:
                 )
             return _object(
                 self.custom.patch_namespaced_custom_object(
-                    ref.group, ref.version, ref.namespace, ref.plural, ref.name, body
+                    ref.group, ref.version, ref.namespace, ref.plural, ref.name, body, **self._timeout
                 )
             )
         except ApiException as error:

@@ -1,4 +1,4 @@
-"""By-hand rollout commands in a cluster: `kubeloop rollout promote|rollback` writes one annotation on the
+"""By-hand rollout commands in a cluster: `kubeloop k8s rollout promote|rollback` writes one annotation on the
 ModelDeployment, the operator carries it out on its next reconcile and answers in `status.lastCommand`.
 
 The annotation holds JSON `{"id", "action", "reason"}`; a command runs once, when its id differs from the
@@ -42,6 +42,17 @@ def command_patch(*, command_id: str, action: str, reason: str) -> dict[str, Any
     """The merge patch that gives a ModelDeployment a new command."""
     body = json.dumps({"id": command_id, "action": action, "reason": reason}, sort_keys=True)
     return {"metadata": {"annotations": {COMMAND_ANNOTATION: body}}}
+
+
+def new_command_id(*, now: float, entropy: str) -> str:
+    """A command's id: when it was given (readable in `kubectl get -o yaml`) and random hex, unique."""
+    return f"{datetime.fromtimestamp(now, UTC).strftime('%Y%m%dT%H%M%SZ')}-{entropy}"
+
+
+def answer_to(obj: dict[str, Any], command_id: str) -> dict[str, Any] | None:
+    """`status.lastCommand` once it answers the command `command_id`, else None (not carried out yet)."""
+    last = (obj.get("status") or {}).get("lastCommand") or {}
+    return dict(last) if last.get("id") == command_id else None
 
 
 def pending_command(obj: dict[str, Any]) -> Command | None:

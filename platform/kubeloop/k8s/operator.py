@@ -155,18 +155,14 @@ def cluster_reconciler(metrics: OperatorMetrics, *, identity: str) -> Reconciler
 
     Its requests carry the replica's identity in their User-Agent, so an audit log tells replicas apart.
     """
-    from kubernetes import config as kube_config
-
     from kubeloop.k8s.config import config_from_env
+    from kubeloop.k8s.credentials import load_credentials
     from kubeloop.metricsources.prometheus import PrometheusSource
     from kubeloop.predlog.reader import read_predictions
     from kubeloop.registry.mlflow_registry import MlflowRegistry
     from kubeloop.settings import PROMETHEUS_ENV, load_settings
 
-    try:
-        kube_config.load_incluster_config()
-    except kube_config.ConfigException:
-        kube_config.load_kube_config()
+    load_credentials()
     settings, config = load_settings(), config_from_env()
     if not settings.prometheus_url:
         raise KubeloopError(f"the operator needs Prometheus for rollout checks: set {PROMETHEUS_ENV}")
