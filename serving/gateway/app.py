@@ -32,6 +32,8 @@ from kubeloop.serving.gateway.routes import (
     Route,
     RouteError,
     choose,
+    dump_routes,
+    load_routes,
     parse_route,
     should_mirror,
 )
@@ -124,8 +126,8 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
         self.mirror_dropped = 0
         if routes_file is not None and routes_file.exists():
-            for deployment, data in json.loads(routes_file.read_text()).items():
-                self._install(parse_route(deployment, data))
+            for route in load_routes(routes_file.read_bytes()).values():
+                self._install(route)
 
     def start(self) -> None:
         """Start the mirror workers (needs the running loop)."""
@@ -287,7 +289,7 @@ class Gateway:
         if self.routes_file is None:
             return
         temporary = self.routes_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps({n: r.to_json() for n, r in self.routes.items()}, indent=2))
+        temporary.write_text(dump_routes(self.routes))
         temporary.replace(self.routes_file)
 
     @staticmethod
