@@ -80,15 +80,26 @@ def collector(logs: Path) -> Iterator[str]:
     process.wait(10)
 
 
-def post_event(url: str, kind: str, request_id: str, body: dict, query: str = QUERY) -> httpx.Response:
-    headers = {
+def logger_headers(kind: str, request_id: str) -> dict[str, str]:
+    """The headers of a binary-mode event as KServe's request logger (cloudevents sdk-go) sends them."""
+    return {
         "ce-specversion": "1.0",
         "ce-id": request_id,
         "ce-source": "http://localhost:9081/",
         "ce-type": f"org.kubeflow.serving.inference.{kind}",
+        "ce-time": "2026-01-05T10:00:00.123456789Z",
+        "ce-recordedtime": "2026-01-05T10:00:00.2Z",
         "ce-inferenceservicename": "iris",
+        "ce-namespace": "default",
+        "ce-component": "predictor",
+        "ce-endpoint": "default",
+        "ce-metadata": "{}",
         "content-type": "application/json",
     }
+
+
+def post_event(url: str, kind: str, request_id: str, body: dict, query: str = QUERY) -> httpx.Response:
+    headers = logger_headers(kind, request_id)
     return httpx.post(f"{url}/events?{query}", content=json.dumps(body), headers=headers, timeout=5)
 
 
@@ -132,9 +143,9 @@ def test_shadow_replays_are_logged_under_the_callers_id(
 @pytest.mark.parametrize(
     ("headers", "body", "message"),
     [
-        ({"ce-type": "org.kubeflow.serving.inference.request", "ce-id": "x"}, b"{not json", "not valid JSON"),
+        (logger_headers("request", "x"), b"{not json", "not valid JSON"),
         ({"ce-type": "org.kubeflow.serving.inference.request"}, b"{}", "ce-id"),
-        ({"ce-type": "org.kubeflow.serving.inference.request", "ce-id": "x"}, b'{"rows": []}', "instances"),
+        (logger_headers("request", "x"), b'{"rows": []}', "instances"),
         ({"content-type": "text/plain"}, b"{}", "not a CloudEvent"),
     ],
 )
