@@ -156,6 +156,27 @@ def test_bad_events_get_400_with_a_json_message(
     assert response.status_code == 400 and message in response.json()["error"]
 
 
+def test_a_model_servers_batch_is_stored_and_a_bad_member_named(collector: str, logs: Path) -> None:
+    from kubeloop.predlog import CloudEventsSink, PredictionRecord
+
+    records = [PredictionRecord(request_id=f"b{i}", timestamp=1.7e9 + i, deployment="iris-batch", model="m",
+                                version="3", role="champion", inputs=[{"a": float(i)}], outputs=[i % 2])
+               for i in range(3)]
+    sink = CloudEventsSink(f"{collector}/events")
+    try:
+        assert sink.write(records) == 3
+    finally:
+        sink.close()
+    frame = read_predictions(logs / "predictions", "iris-batch")
+    assert list(frame["request_id"]) == ["b0", "b1", "b2"] and list(frame["prediction"]) == [0, 1, 0]
+    good = {"specversion": "1.0", "id": "x", "source": "s", "type": "io.kubeloop.prediction", "data": {}}
+    bad = [good, {key: value for key, value in good.items() if key != "id"}]
+    refused = httpx.post(f"{collector}/events", content=json.dumps(bad),
+                         headers={"content-type": "application/cloudevents-batch+json"}, timeout=5)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "event [1]: not a valid CloudEvent: missing the attributes id"
+
+
 def label_event(subject: str, data: object) -> dict:
     return {"specversion": "1.0", "id": f"labels-{time.time()}", "source": "labeling-tool",
             "type": "io.kubeloop.label", "subject": subject, "data": data}

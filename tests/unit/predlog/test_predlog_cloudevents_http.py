@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from cloudevents.conversion import to_binary, to_structured
-from cloudevents.http import CloudEvent
+from cloudevents.conversion import to_binary, to_dict, to_structured
+from cloudevents.http import CloudEvent, from_http
 
 from kubeloop.labels.events import LABEL_EVENT_TYPE, label_events
 from kubeloop.predlog.cloudevents import records_from_http, to_event
@@ -52,6 +52,13 @@ def test_a_kserve_logger_event_reads_with_its_id_type_and_json_payload() -> None
     assert binary.data == structured.data == {"x": [1, 2]} and binary["id"] == structured["id"] == "b"
 
 
+def test_binary_mode_reads_the_same_event_as_the_sdks_from_http() -> None:
+    body = b'{"predictions": [0, 1]}'
+    (ours,) = read_events(logger_headers(), body)
+    theirs = from_http(logger_headers(), body)
+    assert to_dict(ours) == to_dict(theirs)
+
+
 def test_modes_by_content_type_or_ce_headers() -> None:
     assert content_mode({"Content-Type": "application/cloudevents-batch+json; charset=utf-8"}) == "batch"
     assert content_mode({"content-type": "application/cloudevents+json"}) == "structured"
@@ -83,7 +90,8 @@ def test_binary_mode_without_a_required_header_names_it(missing: str) -> None:
 @pytest.mark.parametrize(
     ("headers", "body", "message"),
     [
-        ({**logger_headers(), "Ce-Specversion": "2.0"}, b"{}", "not a valid CloudEvent: .*specversion 2.0"),
+        ({**logger_headers(), "Ce-Specversion": "2.0"}, b"{}",
+         "not a valid CloudEvent: Invalid specversion: 2.0"),
         (logger_headers(), b"", "body is not valid JSON"),
         (BATCH, b"[{", "body is not valid JSON"),
         ({"content-type": "text/plain"}, b"{}",
