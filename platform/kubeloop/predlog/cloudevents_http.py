@@ -20,8 +20,8 @@ from cloudevents.http import CloudEvent, from_dict
 
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
-# The spec's required attributes, checked before the SDK sees an event: it would make up a missing
-# `id` or `specversion` of a structured event, and read a binary one lacking a header as structured.
+# The spec's required attributes, checked before the SDK makes an event: its constructor would make
+# up a missing `id` or `specversion` instead of refusing the event.
 REQUIRED = ("specversion", "id", "source", "type")
 Mode = Literal["batch", "structured", "binary"]
 
