@@ -9,7 +9,6 @@ replays run in the background, bounded, and never delay the answer to the logger
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -17,12 +16,14 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from cloudevents.http import CloudEvent
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from kubeloop.labels.events import label_events
+from kubeloop.labels.events import LABEL_EVENT_TYPE, label_items
 from kubeloop.labels.records import LabelError
 from kubeloop.labels.store import LocalLabelStore
-from kubeloop.predlog.cloudevents import records_from_http
+from kubeloop.predlog.cloudevents import EVENT_TYPE, records_from_events
+from kubeloop.predlog.cloudevents_http import read_events
 from kubeloop.predlog.schema import PredictionRecord
 from kubeloop.serving.collector.events import (
     REQUEST_TYPE,
@@ -60,7 +61,7 @@ class Collector:
         self.session: aiohttp.ClientSession | None = None
         self.registry = CollectorRegistry()
         self.events = Counter(
-            "kubeloop_collector_events", "Events received", ["type"], registry=self.registry
+            "kubeloop_collector_events", "Events read, by CloudEvents type", ["type"], registry=self.registry
         )
         self.records = Counter("kubeloop_collector_records", "Records written", registry=self.registry)
         self.mirrors = Counter(
@@ -83,13 +84,15 @@ class Collector:
         self.labels = LabelIntake(labels, registry=self.registry) if labels is not None else None
 
     async def handle(self, request: web.Request) -> web.Response:
-        """Accept one event; 202 when taken, 400 with a JSON message when it cannot be read."""
+        """Accept one request's events; 202 when taken, 400 with a JSON message when they cannot be read."""
         body = await request.read()
         try:
-            labeled = label_events(request.headers, body)
+            events = read_events(request.headers, body)
+            labeled = label_items(events)
             if labeled is not None:
+                self.events.labels(LABEL_EVENT_TYPE).inc(len(labeled))
                 return self._labels(labeled)
-            written = self._accept(dict(request.headers), body, dict(request.query))
+            written = self._accept(events, dict(request.query))
         except ValueError as error:
             return web.json_response({"error": str(error)}, status=400)
         return web.json_response({"written": written}, status=202)
@@ -103,19 +106,14 @@ class Collector:
             return web.json_response({"error": str(error), "refused": error.refused}, status=error.status)
         return web.json_response(result.to_dict(), status=202)
 
-    def _accept(self, headers: dict[str, str], body: bytes, query: dict[str, str]) -> int:
-        lower = {k.lower(): v for k, v in headers.items()}
-        event_type = lower.get("ce-type", "")
-        self.events.labels(event_type or "batch").inc()
+    def _accept(self, events: list[CloudEvent], query: dict[str, str]) -> int:
+        event_type = events[0]["type"] if len(events) == 1 else None
         if event_type not in (REQUEST_TYPE, RESPONSE_TYPE):
-            return self._store(records_from_http(headers, body))
-        request_id = lower.get("ce-id")
-        if not request_id:
-            raise ValueError("a KServe logger event needs a ce-id header")
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise ValueError("body is not valid JSON") from None
+            records = records_from_events(events)
+            self.events.labels(EVENT_TYPE).inc(len(records))
+            return self._store(records)
+        self.events.labels(event_type).inc()
+        request_id, payload = str(events[0]["id"]), events[0].data
         source = Source.from_query(query)
         key = f"{source.version}/{source.role}/{request_id}"
         now = self.clock()

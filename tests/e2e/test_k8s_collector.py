@@ -80,15 +80,26 @@ def collector(logs: Path) -> Iterator[str]:
     process.wait(10)
 
 
-def post_event(url: str, kind: str, request_id: str, body: dict, query: str = QUERY) -> httpx.Response:
-    headers = {
+def logger_headers(kind: str, request_id: str) -> dict[str, str]:
+    """The headers of a binary-mode event as KServe's request logger (cloudevents sdk-go) sends them."""
+    return {
         "ce-specversion": "1.0",
         "ce-id": request_id,
         "ce-source": "http://localhost:9081/",
         "ce-type": f"org.kubeflow.serving.inference.{kind}",
+        "ce-time": "2026-01-05T10:00:00.123456789Z",
+        "ce-recordedtime": "2026-01-05T10:00:00.2Z",
         "ce-inferenceservicename": "iris",
+        "ce-namespace": "default",
+        "ce-component": "predictor",
+        "ce-endpoint": "default",
+        "ce-metadata": "{}",
         "content-type": "application/json",
     }
+
+
+def post_event(url: str, kind: str, request_id: str, body: dict, query: str = QUERY) -> httpx.Response:
+    headers = logger_headers(kind, request_id)
     return httpx.post(f"{url}/events?{query}", content=json.dumps(body), headers=headers, timeout=5)
 
 
@@ -132,9 +143,9 @@ def test_shadow_replays_are_logged_under_the_callers_id(
 @pytest.mark.parametrize(
     ("headers", "body", "message"),
     [
-        ({"ce-type": "org.kubeflow.serving.inference.request", "ce-id": "x"}, b"{not json", "not valid JSON"),
+        (logger_headers("request", "x"), b"{not json", "not valid JSON"),
         ({"ce-type": "org.kubeflow.serving.inference.request"}, b"{}", "ce-id"),
-        ({"ce-type": "org.kubeflow.serving.inference.request", "ce-id": "x"}, b'{"rows": []}', "instances"),
+        (logger_headers("request", "x"), b'{"rows": []}', "instances"),
         ({"content-type": "text/plain"}, b"{}", "not a CloudEvent"),
     ],
 )
@@ -143,6 +154,27 @@ def test_bad_events_get_400_with_a_json_message(
 ) -> None:
     response = httpx.post(f"{collector}/events?{QUERY}", content=body, headers=headers, timeout=5)
     assert response.status_code == 400 and message in response.json()["error"]
+
+
+def test_a_model_servers_batch_is_stored_and_a_bad_member_named(collector: str, logs: Path) -> None:
+    from kubeloop.predlog import CloudEventsSink, PredictionRecord
+
+    records = [PredictionRecord(request_id=f"b{i}", timestamp=1.7e9 + i, deployment="iris-batch", model="m",
+                                version="3", role="champion", inputs=[{"a": float(i)}], outputs=[i % 2])
+               for i in range(3)]
+    sink = CloudEventsSink(f"{collector}/events")
+    try:
+        assert sink.write(records) == 3
+    finally:
+        sink.close()
+    frame = read_predictions(logs / "predictions", "iris-batch")
+    assert list(frame["request_id"]) == ["b0", "b1", "b2"] and list(frame["prediction"]) == [0, 1, 0]
+    good = {"specversion": "1.0", "id": "x", "source": "s", "type": "io.kubeloop.prediction", "data": {}}
+    bad = [good, {key: value for key, value in good.items() if key != "id"}]
+    refused = httpx.post(f"{collector}/events", content=json.dumps(bad),
+                         headers={"content-type": "application/cloudevents-batch+json"}, timeout=5)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "event [1]: not a valid CloudEvent: missing the attributes id"
 
 
 def label_event(subject: str, data: object) -> dict:

@@ -2,80 +2,58 @@
 
 A batch goes out as one `application/cloudevents-batch+json` POST (CloudEvents 1.0 JSON batch
 format); a collector also accepts a single event in structured mode (`application/cloudevents+json`)
-or binary mode (`ce-*` headers, the record as the JSON body), the way KServe's request logger posts.
+or binary mode (`ce-*` headers, the record as the JSON body). Events are built and read by the
+`cloudevents` SDK (`kubeloop.predlog.cloudevents_http`).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import UTC, datetime
 
 import httpx
+import orjson
+from cloudevents.http import CloudEvent
 
+from kubeloop.predlog.cloudevents_http import BATCH_CONTENT_TYPE, batch_body, read_events
 from kubeloop.predlog.schema import PredictionRecord
-from kubeloop.predlog.store import decode_record, encode_record
+from kubeloop.predlog.store import encode_record, record_from_dict
 
 EVENT_TYPE = "io.kubeloop.prediction"
-BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
-STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 
 
-def to_event(record: PredictionRecord, *, source: str) -> dict[str, Any]:
-    """One record as a structured-mode CloudEvent."""
-    return {
-        "specversion": "1.0",
+def to_event(record: PredictionRecord, *, source: str) -> CloudEvent:
+    """One record as a CloudEvent, its data the record as the log stores it."""
+    attributes = {
         "id": f"{record.request_id}/{record.role}/{uuid.uuid4().hex[:8]}",
         "source": source,
         "type": EVENT_TYPE,
         "subject": record.deployment,
-        "time": _rfc3339(record.timestamp),
+        "time": datetime.fromtimestamp(record.timestamp, UTC).isoformat().replace("+00:00", "Z"),
         "datacontenttype": "application/json",
-        "data": json.loads(encode_record(record)),
     }
-
-
-def _rfc3339(timestamp: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+    return CloudEvent(attributes, orjson.loads(encode_record(record)))  # NaN as null, numpy as lists
 
 
 def records_from_http(headers: Mapping[str, str], body: bytes) -> list[PredictionRecord]:
     """Records from a POSTed CloudEvent (batch, structured or binary mode); ValueError names the problem."""
-    lower = {k.lower(): v for k, v in headers.items()}
-    content_type = lower.get("content-type", "").split(";")[0].strip()
+    return records_from_events(read_events(headers, body))
+
+
+def records_from_events(events: Sequence[CloudEvent]) -> list[PredictionRecord]:
+    """The record each `io.kubeloop.prediction` event carries; ValueError names a foreign type or data."""
+    return [_record(event, where=f"event [{index}]: " if len(events) > 1 else "")
+            for index, event in enumerate(events)]
+
+
+def _record(event: CloudEvent, *, where: str) -> PredictionRecord:
+    if event["type"] != EVENT_TYPE:
+        raise ValueError(f"{where}unsupported event type {event['type']!r}, expected {EVENT_TYPE!r}")
     try:
-        payload = json.loads(body)
-    except ValueError:
-        raise ValueError("body is not valid JSON") from None
-    if content_type == BATCH_CONTENT_TYPE:
-        if not isinstance(payload, list):
-            raise ValueError("a CloudEvents batch must be a JSON array")
-        return [_from_structured(event) for event in payload]
-    if content_type == STRUCTURED_CONTENT_TYPE:
-        return [_from_structured(payload)]
-    if "ce-type" in lower:
-        _check_type(lower["ce-type"])
-        return [_from_data(payload)]
-    raise ValueError(f"not a CloudEvent: content-type {content_type!r} and no ce-type header")
-
-
-def _check_type(event_type: str) -> None:
-    if event_type != EVENT_TYPE:
-        raise ValueError(f"unsupported event type {event_type!r}, expected {EVENT_TYPE!r}")
-
-
-def _from_structured(event: Any) -> PredictionRecord:
-    if not isinstance(event, Mapping) or "data" not in event:
-        raise ValueError("a structured CloudEvent must be an object with a data field")
-    _check_type(str(event.get("type")))
-    return _from_data(event["data"])
-
-
-def _from_data(data: Any) -> PredictionRecord:
-    return decode_record(json.dumps(data))
+        return record_from_dict(event.data)
+    except ValueError as error:
+        raise ValueError(f"{where}{error}") from None
 
 
 class CloudEventsSink:
@@ -88,14 +66,11 @@ class CloudEventsSink:
 
     def write(self, records: Sequence[PredictionRecord]) -> int:
         """Send the batch as one CloudEvents JSON batch."""
-        events = [to_event(record, source=self.source) for record in records]
-        response = self._client.post(
-            self.url, content=json.dumps(events), headers={"content-type": BATCH_CONTENT_TYPE}
-        )
+        body = batch_body([to_event(record, source=self.source) for record in records])
+        response = self._client.post(self.url, content=body, headers={"content-type": BATCH_CONTENT_TYPE})
         response.raise_for_status()
         return len(records)
 
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
-

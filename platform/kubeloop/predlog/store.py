@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -44,7 +44,11 @@ def encode_record(record: PredictionRecord) -> str:
 
 def decode_record(line: str) -> PredictionRecord:
     """A record back from its JSON line; raises ValueError on a torn or foreign line."""
-    data = orjson.loads(line)
+    return record_from_dict(orjson.loads(line))
+
+
+def record_from_dict(data: Any) -> PredictionRecord:
+    """A record from its decoded JSON object; raises ValueError when it is not one."""
     if not isinstance(data, dict):
         raise ValueError("not a prediction record")
     try:

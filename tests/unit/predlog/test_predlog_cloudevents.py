@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from cloudevents.conversion import to_binary, to_structured
 
 from kubeloop.predlog import CloudEventsSink, PredictionRecord, records_from_http
 from kubeloop.predlog.cloudevents import EVENT_TYPE, to_event
@@ -45,22 +45,25 @@ def test_sink_posts_a_batch_the_parser_reads_back() -> None:
 def test_structured_and_binary_modes() -> None:
     event = to_event(RECORD, source="test")
     assert event["type"] == EVENT_TYPE and event["time"] == "2023-11-14T22:13:20Z"
-    structured = records_from_http(
-        {"Content-Type": "application/cloudevents+json"}, json.dumps(event).encode()
-    )
-    binary = records_from_http({"ce-type": EVENT_TYPE, "content-type": "application/json"},
-                               json.dumps(event["data"]).encode())
+    structured = records_from_http(*to_structured(event))
+    binary = records_from_http(*to_binary(event))
     assert structured == binary == [RECORD]
+
+
+def binary_headers(event_type: str) -> dict[str, str]:
+    """Headers of a binary-mode event as KServe's logger sends them (the four required attributes)."""
+    return {"ce-specversion": "1.0", "ce-id": "r1", "ce-source": "http://localhost:9081/",
+            "ce-type": event_type, "content-type": "application/json"}
 
 
 @pytest.mark.parametrize(
     ("headers", "body", "message"),
     [
         ({"content-type": "application/json"}, b"{}", "not a CloudEvent"),
-        ({"ce-type": "other"}, b"{}", "unsupported event type"),
-        ({"ce-type": EVENT_TYPE}, b"{nope", "not valid JSON"),
+        (binary_headers("other"), b"{}", "unsupported event type"),
+        (binary_headers(EVENT_TYPE), b"{nope", "not valid JSON"),
         ({"content-type": "application/cloudevents-batch+json"}, b"{}", "JSON array"),
-        ({"ce-type": EVENT_TYPE}, b'{"x": 1}', "not a prediction record"),
+        (binary_headers(EVENT_TYPE), b'{"x": 1}', "not a prediction record"),
     ],
 )
 def test_bad_events_name_the_problem(headers: dict[str, str], body: bytes, message: str) -> None:
