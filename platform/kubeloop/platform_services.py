@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeloop.errors import BackendUnavailable, KubeloopError
-from kubeloop.local.identity import ProcessIdentity, identify, running, terminate
+from kubeloop.local.identity import ProcessIdentity, adopt, identify, running, terminate
 from kubeloop.local.processes import free_port
 from kubeloop.settings import Settings
 
@@ -90,10 +90,10 @@ def up(settings: Settings, *, port: int = 0) -> ServerRecord:
     # poll the same SQLite file every minute, competing with the servers and controllers for it.
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with log.open("ab") as sink:
-        process = subprocess.Popen(
+        process = adopt(subprocess.Popen(
             command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             env=env,
-        )
+        ))
     found = identify(process.pid)
     record = ServerRecord(
         pid=process.pid, port=chosen, url=f"http://127.0.0.1:{chosen}",

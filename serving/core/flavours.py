@@ -50,6 +50,15 @@ def servability(flavors: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]] 
                        inputs=kind)
 
 
+def unservable_reason(*, flavors: Mapping[str, Any], signature: Mapping[str, Any] | None) -> str | None:
+    """Why the servers cannot serve a model (flavour or signature), or None: registration's refusal.
+
+    `signature` is the MLmodel's signature as a dict (`ModelSignature.to_dict()`).
+    """
+    found = servability(flavors, (signature or {}).get("inputs"))
+    return None if found.servable else found.reason
+
+
 def model_servability(meta: Any) -> Servability:
     """`servability` of an `mlflow.models.Model` (what `mlflow.models.Model.load(path_or_uri)` returns)."""
     signature = getattr(meta, "signature", None)

@@ -134,9 +134,11 @@ class Gateway:
         self._tasks = [asyncio.ensure_future(self._mirror_worker()) for _ in range(self._mirror_workers)]
 
     async def close(self) -> None:
-        """Stop mirroring and close backend connections."""
+        """Stop mirroring (waiting for the workers to end) and close backend connections."""
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         self.pool.close()
         self.mirror_pool.close()
 

@@ -77,8 +77,7 @@ class _ClientProtocol(asyncio.Protocol):
         except httptools.HttpParserError as error:
             if self.waiter is not None and not self.waiter.done():
                 self.waiter.set_exception(ConnectionError(f"malformed backend response: {error}"))
-            if self.transport is not None:
-                self.transport.close()
+            self.close()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
@@ -93,6 +92,11 @@ class _ClientProtocol(asyncio.Protocol):
         self._headers, self._body = [], []
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(response)
+
+    def close(self) -> None:
+        """Close the connection, if it is still open."""
+        if self.transport is not None:
+            self.transport.close()
 
     def send(self, data: bytes) -> asyncio.Future[Response]:
         """Write a request and return the future of its response."""
@@ -134,26 +138,28 @@ class ClientPool:
         handle = asyncio.get_running_loop().call_later(timeout, _expire, future, connection)
         try:
             response = await future
+        except BaseException:
+            # Cancelled or failed halfway: the connection holds a request without its answer.
+            connection.close()
+            raise
         finally:
             handle.cancel()
         idle = self._idle[address]
         if connection.keep_alive and connection.transport is not None and len(idle) < self.max_idle:
             idle.append(connection)
-        elif connection.transport is not None:
-            connection.transport.close()
+        else:
+            connection.close()
         return response
 
     def close(self) -> None:
-        """Close every idle connection."""
+        """Close every idle connection (one in use is closed when its exchange ends or is cancelled)."""
         for connections in self._idle.values():
             for connection in connections:
-                if connection.transport is not None:
-                    connection.transport.close()
+                connection.close()
         self._idle.clear()
 
 
 def _expire(future: asyncio.Future[Response], connection: _ClientProtocol) -> None:
     if not future.done():
         future.set_exception(TimeoutError("backend did not answer in time"))
-    if connection.transport is not None:
-        connection.transport.close()
+    connection.close()

@@ -40,7 +40,25 @@ class Connections:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.open = 0
+        self._transports: set[asyncio.Transport] = set()
+
+    @property
+    def open(self) -> int:
+        """How many connections are open."""
+        return len(self._transports)
+
+    def add(self, transport: asyncio.Transport) -> None:
+        """Count a connection just made."""
+        self._transports.add(transport)
+
+    def discard(self, transport: asyncio.Transport) -> None:
+        """Forget a connection that ended."""
+        self._transports.discard(transport)
+
+    def close_all(self) -> None:
+        """Close every connection still open: `asyncio.Server.close` (Python 3.11) leaves them open."""
+        for transport in list(self._transports):
+            transport.close()
 
 
 class ServerProtocol(asyncio.Protocol):
@@ -53,7 +71,7 @@ class ServerProtocol(asyncio.Protocol):
         self._pending: deque[tuple[asyncio.Future[Response], bool]] = deque()  # started, in order
         self._waiting: deque[tuple[Request | Response, bool]] = deque()  # received, not yet started
         self._timer: asyncio.TimerHandle | None = None
-        self._counted = self._writing = self._closing = self._paused = self._parsing = False
+        self._writing = self._closing = self._paused = self._parsing = False
         self._reset()
 
     def _reset(self) -> None:
@@ -71,14 +89,12 @@ class ServerProtocol(asyncio.Protocol):
             transport.write(encode_response(refusal(503, message), keep_alive=False))
             transport.close()
             return
-        self.connections.open += 1
-        self._counted = True
+        self.connections.add(transport)
         self._arm(self.limits.header_timeout, idle=False)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._counted:
-            self.connections.open -= 1
-            self._counted = False
+        if self.transport is not None:
+            self.connections.discard(self.transport)
         self._disarm()
         self.transport = None
 

@@ -65,6 +65,7 @@ async def serve(*, host: str, port: int, token: str, routes_file: Path | None, g
             await asyncio.wait_for(_drain(server), timeout=grace)
         except TimeoutError:
             pass  # in-flight requests past the grace period are cut
+        connections.close_all()
         await gateway.close()
 
 

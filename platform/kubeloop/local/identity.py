@@ -14,8 +14,23 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import psutil
+
+if TYPE_CHECKING:
+    import subprocess
+
+# Detached children started by this interpreter (servers, the gateway, the supervisor, MLflow), by pid:
+# they outlive the call that started them, so their Popen is kept here and reaped through it, never
+# dropped while the process runs.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def adopt(process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    """Keep the Popen of a detached child until it is reaped; returns it."""
+    _CHILDREN[process.pid] = process
+    return process
 
 # Start times are whole clock ticks (1/100 s); a tolerance well under one tick absorbs float rounding.
 _SAME_START_S = 0.005
@@ -120,6 +135,11 @@ def terminate(identity: ProcessIdentity, *, timeout: float = 15.0) -> None:
 
 def _reap(pid: int) -> None:
     """Collect the exit status when the process is our own child (otherwise it lingers as a zombie)."""
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:

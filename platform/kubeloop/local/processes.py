@@ -71,8 +71,8 @@ def gateway_token(settings: Settings) -> str:
 def _spawn(command: list[str], *, env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes]:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        return identity.adopt(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                               stdin=subprocess.DEVNULL, start_new_session=True))
 
 
 def start_gateway(settings: Settings, *, port: int | None = None, timeout: float = 30.0) -> ProcessRecord:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeloop.errors import BackendUnavailable
+from kubeloop.local.identity import adopt
 from kubeloop.local.records import ProcessRecord, load_record, read_record, records_lock, serving_dir
 from kubeloop.local.restarts import load_log, log_path, summary
 from kubeloop.settings import HOME_ENV, TRACKING_ENV, Settings
@@ -41,9 +42,9 @@ def ensure_supervisor(settings: Settings, *, timeout: float = START_TIMEOUT_S) -
         log_file.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, HOME_ENV: str(settings.home), TRACKING_ENV: settings.tracking_uri}
         with log_file.open("ab") as log:
-            process = subprocess.Popen([sys.executable, "-m", "kubeloop.local.supervisor"], env=env,
-                                       stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)
+            process = adopt(subprocess.Popen([sys.executable, "-m", "kubeloop.local.supervisor"], env=env,
+                                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                             start_new_session=True))
         return _wait_recorded(settings, process, timeout=timeout, log_file=log_file)
 
 

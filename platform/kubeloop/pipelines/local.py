@@ -35,6 +35,7 @@ _TASK_START = re.compile(r"Executing task '([\w-]+)'")
 _TASK_FAILED = re.compile(r"Task '([\w-]+)' finished with status FAILURE")
 REPORT_FLAG, REPORT_NAME = "--report", "report.json"
 RUNNER_NAME = "runner.json"
+REAP_TIMEOUT = 30.0  # seconds a run's child may take to exit after writing its status
 _ERROR_LINE = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*(?:Error|Exception|Unavailable)): (.+)$")
 
 
@@ -104,6 +105,7 @@ class LocalPipelineRunner:
         """Finished runs report their status file; live ones the task they are running."""
         run_dir = self.root / run.run_id
         if (run_dir / "status.json").is_file():
+            self._reap(run.run_id)
             raw = json.loads((run_dir / "status.json").read_text())
             return RunStatus(
                 state=raw["state"], message=raw.get("message", ""), outputs=raw.get("outputs", {})
@@ -146,6 +148,16 @@ class LocalPipelineRunner:
     def log_path(self, run: PipelineRun) -> Path:
         """Where the run's full log is."""
         return self.root / run.run_id / "log.txt"
+
+    def _reap(self, run_id: str) -> None:
+        """Wait for the child of a run that wrote its status (it is exiting), so it leaves no zombie."""
+        child = self._children.pop(run_id, None)
+        if child is None:
+            return
+        try:
+            child.wait(timeout=REAP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._children[run_id] = child  # still tearing down: reaped on a later look
 
     def _alive(self, run_id: str, run_dir: Path) -> bool:
         child = self._children.get(run_id)

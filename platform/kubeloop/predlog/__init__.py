@@ -1,7 +1,8 @@
 """Prediction logs: every answered request, recorded off the request path and read back for analysis.
 
-Writers: `LogStore(settings.logs_dir).write(records)` appends synchronously; servers put a
-`PredictionLogger` (bounded queue, batch flush, drops counted) in front of it and of a `CloudEventsSink`.
+Writers: `with LogStore(settings.logs_dir) as store: store.write(records)` appends synchronously;
+servers put a `PredictionLogger` (bounded queue, batch flush, drops counted) in front of it and of a
+`CloudEventsSink`.
 Readers: `read_predictions(settings, deployment, version=None, role=None, since=None, until=None)`.
 """
 

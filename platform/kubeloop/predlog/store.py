@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import IO, Any
 
 import orjson
@@ -58,7 +59,10 @@ def record_from_dict(data: Any) -> PredictionRecord:
 
 
 class LogStore:
-    """Appends batches of records to the current file of each deployment, rotating by size and age."""
+    """Appends batches of records to the current file of each deployment, rotating by size and age.
+
+    It holds its current files open: `close()` it, or use it as a context manager.
+    """
 
     def __init__(
         self, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_age: float = DEFAULT_MAX_AGE
@@ -88,6 +92,16 @@ class LogStore:
             for handle, _ in self._open.values():
                 handle.close()
             self._open.clear()
+
+    def __enter__(self) -> LogStore:
+        """The store itself; leaving the block closes its files."""
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        """Close every open file."""
+        self.close()
 
     def _handle(self, deployment: str) -> IO[str]:
         current = self._open.get(deployment)

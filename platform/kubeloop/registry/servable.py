@@ -1,8 +1,9 @@
 """Whether kubeloop's model servers can load an MLflow model: pure checks on its MLmodel metadata.
 
 Registration refuses, before anything is written, a model without a signature (the message shows
-how to add one) and one the servers cannot load. `unservable_reason` asks the serving side, which
-owns the answer (which flavours and signatures its runtimes load).
+how to add one) and one the servers cannot load. Which flavours and signatures the servers load is
+the serving side's answer (`kubeloop.serving.core.flavours.unservable_reason`): the registry never
+imports serving, which imports the registry.
 """
 
 from __future__ import annotations
@@ -29,17 +30,6 @@ def model_flavor(flavors: Mapping[str, Any]) -> str:
         return named[0]
     loader = str((flavors.get(PYFUNC) or {}).get("loader_module", ""))
     return SERVED_LOADERS.get(loader, loader or "unknown")
-
-
-def unservable_reason(*, flavors: Mapping[str, Any], signature: Mapping[str, Any] | None) -> str | None:
-    """Why the servers cannot serve this model (flavour or signature), or None when they can.
-
-    The model servers' own rule (`kubeloop.serving.core.flavours.servability`) answers.
-    """
-    from kubeloop.serving.core.flavours import servability
-
-    found = servability(flavors, (signature or {}).get("inputs"))
-    return None if found.servable else found.reason
 
 
 def missing_signature_message(*, model_uri: str, flavor: str) -> str:

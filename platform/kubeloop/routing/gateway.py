@@ -28,7 +28,8 @@ class GatewayRouter:
     def __init__(self, *, admin_url: str, token: str, resolve: Resolver, timeout: float = 10.0) -> None:
         self.admin_url = admin_url.rstrip("/")
         self.resolve = resolve
-        self._client = httpx.Client(timeout=timeout, headers={"authorization": f"Bearer {token}"})
+        self._timeout = timeout
+        self._headers = {"authorization": f"Bearer {token}"}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayRouter:
@@ -111,7 +112,10 @@ class GatewayRouter:
     def _call(self, method: str, deployment: str, *, json: Any = None, missing_ok: bool = False) -> Any:
         url = f"{self.admin_url}/admin/routes/{deployment}"
         try:
-            response = self._client.request(method, url, json=json)
+            # One short-lived connection per call: admin calls are a few per rollout step, and a router
+            # then owns nothing its many short-lived users (CLI commands, status pages) must close.
+            with httpx.Client(timeout=self._timeout, headers=self._headers) as client:
+                response = client.request(method, url, json=json)
         except httpx.HTTPError as error:
             raise BackendUnavailable(f"gateway admin API at {self.admin_url} unreachable: {error}") from None
         if response.status_code == 404 and missing_ok:

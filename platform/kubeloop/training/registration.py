@@ -35,8 +35,9 @@ from kubeloop.registry.names import (
     TAG_SOURCE_RUN,
     TAG_SOURCE_URI,
 )
-from kubeloop.registry.servable import input_names, missing_signature_message, model_flavor, unservable_reason
+from kubeloop.registry.servable import input_names, missing_signature_message, model_flavor
 from kubeloop.registry.sources import ModelSource
+from kubeloop.serving.core.flavours import unservable_reason
 
 ALIASES = (CHAMPION, CHALLENGER)
 # Tags a pipeline's steps leave on the model's run that its registered version carries too.

@@ -29,14 +29,18 @@ def test_a_check_that_never_holds_times_out_naming_what(tmp_path: Path) -> None:
 
 def test_stop_all_stops_every_recorded_process_and_forgets_them(tmp_path: Path) -> None:
     pids_file = tmp_path / "pids.json"
-    for name in ("etcd", "kube-apiserver", "kwok"):
-        record(pids_file, name, spawn(["sleep", "60"], log=tmp_path / f"{name}.log", detach=False).pid)
+    names = ("etcd", "kube-apiserver", "kwok")
+    processes = [spawn(["sleep", "60"], log=tmp_path / f"{name}.log", detach=False) for name in names]
+    for name, process in zip(names, processes, strict=True):
+        record(pids_file, name, process.pid)
     pids = read_pids(pids_file)
     assert sorted(stop_all(pids_file, last=("kube-apiserver", "etcd"))) == ["etcd", "kube-apiserver", "kwok"]
     for pid in pids.values():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert not pids_file.exists()
+    for process in processes:  # stop_all reaped them by pid; each Popen learns it is done
+        process.wait(timeout=5)
 
 
 def test_starting_without_a_build_says_to_run_make_install(

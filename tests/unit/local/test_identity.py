@@ -29,14 +29,13 @@ def test_a_process_is_running_only_under_its_own_start_time() -> None:
 
 
 def test_the_workers_of_a_killed_leader_are_found_and_stopped() -> None:
-    leader = subprocess.Popen([sys.executable, "-c", LEADER], stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
-    assert leader.stdout is not None
-    worker = int(leader.stdout.readline())
-    recorded = identify(leader.pid)
-    assert recorded is not None
-    os.kill(leader.pid, signal.SIGKILL)
-    leader.wait()
+    with subprocess.Popen([sys.executable, "-c", LEADER], stdout=subprocess.PIPE, text=True,
+                          start_new_session=True) as leader:  # closes the pipe and waits on the way out
+        assert leader.stdout is not None
+        worker = int(leader.stdout.readline())
+        recorded = identify(leader.pid)
+        assert recorded is not None
+        os.kill(leader.pid, signal.SIGKILL)
     try:
         assert [p.pid for p in group_members(recorded)] == [worker], "the orphaned worker is still ours"
         terminate(recorded, timeout=5)

@@ -25,7 +25,8 @@ def record(request_id: str, *, version: str = "1", role: str = "champion", ts: f
 
 
 def test_written_records_read_back_one_row_per_input_row(settings: Settings) -> None:
-    LogStore(settings.logs_dir).write([record("r1"), record("r2", version="2", role="shadow", rows=1)])
+    with LogStore(settings.logs_dir) as store:
+        store.write([record("r1"), record("r2", version="2", role="shadow", rows=1)])
     frame = read_predictions(settings, "iris")
     assert len(frame) == 3
     assert set(META_COLUMNS) | {PREDICTION, INPUT_PREFIX + "a", INPUT_PREFIX + "b"} <= set(frame.columns)
@@ -37,7 +38,8 @@ def test_written_records_read_back_one_row_per_input_row(settings: Settings) -> 
 
 def test_time_window_is_half_open(settings: Settings) -> None:
     records = [record("old", ts=100.0), record("mid", ts=200.0), record("new", ts=300.0)]
-    LogStore(settings.logs_dir).write(records)
+    with LogStore(settings.logs_dir) as store:
+        store.write(records)
     frame = read_predictions(settings.logs_dir, "iris", since=200.0, until=300.0)
     assert frame["request_id"].unique().tolist() == ["mid"]
 
@@ -68,13 +70,14 @@ def test_rotation_by_size_and_age_and_torn_lines_skipped(tmp_path: Path) -> None
 def test_nan_inputs_are_stored_as_null(tmp_path: Path) -> None:
     bad = PredictionRecord(request_id="n", timestamp=1.0, deployment="iris", model="m", version="1",
                            role="champion", inputs=[{"a": float("nan")}], outputs=[1])
-    LogStore(tmp_path).write([bad])
+    with LogStore(tmp_path) as store:
+        store.write([bad])
     assert read_predictions(tmp_path, "iris")["input.a"].isna().all()
 
 
 def test_deployment_names_cannot_escape_the_store(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="invalid deployment"):
-        LogStore(tmp_path).write([record("x", deployment="../etc")])
+    with LogStore(tmp_path) as store, pytest.raises(ValueError, match="invalid deployment"):
+        store.write([record("x", deployment="../etc")])
 
 
 class SlowSink:

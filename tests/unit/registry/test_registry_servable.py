@@ -8,7 +8,8 @@ import json
 import pytest
 
 from kubeloop.errors import KubeloopError
-from kubeloop.registry.servable import input_names, missing_signature_message, model_flavor, unservable_reason
+from kubeloop.registry.servable import input_names, missing_signature_message, model_flavor
+from kubeloop.serving.core.flavours import unservable_reason
 from kubeloop.training.registration import choose_alias
 
 COLUMNS = {"inputs": json.dumps([{"type": "double", "name": "x"}, {"type": "string", "name": "shop"}])}

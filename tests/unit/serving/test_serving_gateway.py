@@ -51,6 +51,7 @@ class Harness:
         self.thread.start()
         self.gateway: Gateway = self.call(self._gateway(routes_file))
         self.servers: list[asyncio.Server] = []
+        self.connections: list[Connections] = []
         self.port = self.listen(self.gateway.handle)
 
     async def _gateway(self, routes_file: Path) -> Gateway:
@@ -69,6 +70,7 @@ class Harness:
             server = await self.loop.create_server(
                 lambda: ServerProtocol(handler, limits=limits, connections=connections), "127.0.0.1", 0)
             self.servers.append(server)
+            self.connections.append(connections)
             return int(server.sockets[0].getsockname()[1])
 
         return int(self.call(start()))
@@ -79,17 +81,24 @@ class Harness:
         return stub
 
     def close(self) -> None:
+        """Stop the servers, close their connections and the gateway's, end the loop and close it."""
+
         async def stop() -> None:
             for server in self.servers:
                 server.close()
+            for connections in self.connections:
+                connections.close_all()
             await self.gateway.close()
-            for task in asyncio.all_tasks(self.loop):
-                if task is not asyncio.current_task():
-                    task.cancel()
+            tasks = [task for task in asyncio.all_tasks(self.loop) if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.sleep(0)  # closed transports release their sockets on the next turn
 
         self.call(stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        self.loop.close()
 
 
 @pytest.fixture

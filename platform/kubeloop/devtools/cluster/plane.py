@@ -7,7 +7,7 @@ import json
 import ssl
 import subprocess
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import kubernetes
@@ -35,6 +35,9 @@ class ControlPlane:
 
     layout: Layout
     bin_dir: Path
+    # The processes this interpreter started (none for one loaded from its state folder): `stop` waits on
+    # each, so no Popen is dropped while its process runs.
+    children: tuple[subprocess.Popen[bytes], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def kubeconfig(self) -> Path:
@@ -118,7 +121,10 @@ class ControlPlane:
 
     def stop(self) -> list[str]:
         """Stop every process of this control plane; returns the names of those that were running."""
-        return stop_all(pids_file(self.layout.root), last=SERVERS_LAST)
+        stopped = stop_all(pids_file(self.layout.root), last=SERVERS_LAST)
+        for child in self.children:  # reaped by pid already: each Popen learns it has ended
+            child.wait(timeout=5)
+        return stopped
 
     @classmethod
     def load(cls, root: Path, *, bin_dir: Path) -> ControlPlane:

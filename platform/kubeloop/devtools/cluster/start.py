@@ -3,6 +3,7 @@ scheduler and kwok with its fake nodes, each waited for until it answers."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -39,10 +40,11 @@ def fake_node(name: str) -> dict[str, Any]:
                                     "kubeletVersion": "fake", "kubeProxyVersion": "fake"}}}
 
 
-def _start(layout: Layout, name: str, argv: list[str], *, detach: bool) -> Any:
-    """Spawn one process and record its pid."""
+def _start(layout: Layout, name: str, argv: list[str], *, detach: bool, children: list[Any]) -> Any:
+    """Spawn one process, record its pid and keep its Popen in `children` (the plane waits on them)."""
     process = spawn(argv, log=layout.log(name), detach=detach)
     record(pids_file(layout.root), name, process.pid)
+    children.append(process)
     return process
 
 
@@ -64,12 +66,14 @@ def _exists(read: Any, *names: str) -> bool:
     return True
 
 
-def _start_control_plane(layout: Layout, *, bin_dir: Path, nodes: int, detach: bool) -> ControlPlane:
+def _start_control_plane(layout: Layout, *, bin_dir: Path, nodes: int, detach: bool,
+                         children: list[Any]) -> ControlPlane:
     """Every process in order, each waited for; then the nodes and the controllers' first work."""
-    etcd = _start(layout, "etcd", args.etcd(layout, bin_dir=bin_dir), detach=detach)
+    launch = functools.partial(_start, layout, detach=detach, children=children)
+    etcd = launch("etcd", args.etcd(layout, bin_dir=bin_dir))
     wait_until(lambda: b'"true"' in (admin_get(f"{layout.etcd_url}/health", layout=layout) or b""),
                what="etcd", timeout=START_TIMEOUT, process=etcd, log=layout.log("etcd"))
-    apiserver = _start(layout, "kube-apiserver", args.apiserver(layout, bin_dir=bin_dir), detach=detach)
+    apiserver = launch("kube-apiserver", args.apiserver(layout, bin_dir=bin_dir))
     wait_until(lambda: admin_get(f"{layout.server}/readyz", layout=layout) is not None, what="kube-apiserver",
                timeout=START_TIMEOUT, process=apiserver, log=layout.log("kube-apiserver"))
     stages = bin_dir / gobuild.KWOK_STAGES
@@ -78,9 +82,9 @@ def _start_control_plane(layout: Layout, *, bin_dir: Path, nodes: int, detach: b
                                     layout.ports.controller_manager),
         "kube-scheduler": (args.scheduler(layout, bin_dir=bin_dir), layout.ports.scheduler),
     }
-    started = {name: _start(layout, name, argv, detach=detach) for name, (argv, _) in components.items()}
-    kwok = _start(layout, "kwok", args.kwok(layout, bin_dir=bin_dir, stages=stages), detach=detach)
-    plane = ControlPlane(layout=layout, bin_dir=bin_dir)
+    started = {name: launch(name, argv) for name, (argv, _) in components.items()}
+    kwok = launch("kwok", args.kwok(layout, bin_dir=bin_dir, stages=stages))
+    plane = ControlPlane(layout=layout, bin_dir=bin_dir, children=tuple(children))
     with plane.api_client() as api:
         core = kubernetes.client.CoreV1Api(api)
         for index in range(nodes):
@@ -114,10 +118,11 @@ def start(*, root: Path, nodes: int = NODES, bin_dir: Path | None = None, detach
     layout.save()
     bootstrap.write_files(layout)
     log(f"control plane: starting under {root} (API server {layout.server})")
+    children: list[Any] = []
     try:
-        plane = _start_control_plane(layout, bin_dir=bin_dir, nodes=nodes, detach=detach)
+        plane = _start_control_plane(layout, bin_dir=bin_dir, nodes=nodes, detach=detach, children=children)
     except BaseException:
-        ControlPlane(layout=layout, bin_dir=bin_dir).stop()
+        ControlPlane(layout=layout, bin_dir=bin_dir, children=tuple(children)).stop()
         raise
     (root / BIN_DIR_RECORD).write_text(f"{bin_dir}\n")
     return plane
