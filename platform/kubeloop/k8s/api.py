@@ -82,10 +82,8 @@ class KubeApi:
 
     def __init__(self, api_client: ApiClient | None = None, *, request_timeout: float | None = None) -> None:
         self.client = api_client or ApiClient()
-        # The bound on connecting and on reading each get and patch of a custom object (None: none); the
-        # client takes an int or a (connect, read) pair and silently ignores a float.
-        bound = (request_timeout, request_timeout)
-        self._timeout: dict[str, Any] = {"_request_timeout": bound} if request_timeout else {}
+        # Bounds connecting and reading a custom object's get and patch: the client ignores a bare float.
+        self._timeout = {"_request_timeout": (request_timeout, request_timeout)} if request_timeout else {}
         self.custom = CustomObjectsApi(self.client)
         self.batch = BatchV1Api(self.client)
         self.core = CoreV1Api(self.client)
@@ -202,11 +200,8 @@ class KubeApi:
         except ApiException as error:
             if error.status in (403, 404):
                 return None
-            raise _translate(
-                error,
-                Ref(group="", version="v1", plural="configmaps", namespace=namespace, name=name),
-                verb="get",
-            ) from None
+            where = Ref(group="", version="v1", plural="configmaps", namespace=namespace, name=name)
+            raise _translate(error, where, verb="get") from None
         return _object(self.client.sanitize_for_serialization(found))
 
     def update(self, ref: Ref, mutate: Mutate, *, status: bool = False) -> dict[str, Any] | None:
@@ -223,9 +218,7 @@ class KubeApi:
                 return self.replace(ref, desired, status=status)
             except Conflict:
                 continue
-        raise BackendUnavailable(
-            f"{ref.plural}/{ref.name}: still conflicting after {CONFLICT_ATTEMPTS} attempts"
-        )
+        raise BackendUnavailable(f"{ref.plural}/{ref.name}: conflicting after {CONFLICT_ATTEMPTS} tries")
 
     def replace(self, ref: Ref, body: dict[str, Any], *, status: bool = False) -> dict[str, Any]:
         """Write the whole object (or its status) if its resourceVersion is still the one in `body`."""
