@@ -58,12 +58,14 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def collector(logs: Path) -> Iterator[str]:
     """One collector process for the module (it takes seconds to import), its state in a temporary home."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kubeloop.serving.collector", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "KUBELOOP_HOME": str(logs)},
-    )
+    log = logs / "collector.log"  # a file, not a pipe: nobody reads a pipe while the collector runs
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kubeloop.serving.collector", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+            env={**os.environ, "KUBELOOP_HOME": str(logs)},
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -74,7 +76,8 @@ def collector(logs: Path) -> Iterator[str]:
             time.sleep(0.2)
     else:
         process.kill()
-        pytest.fail(f"collector did not start: {process.stderr.read().decode()[-2000:]}")
+        process.wait(10)
+        pytest.fail(f"collector did not start: {log.read_text(errors='replace')[-2000:]}")
     yield url
     process.terminate()
     process.wait(10)

@@ -46,12 +46,12 @@ class Servers:
 
 def _start_gateway(workdir: Path) -> subprocess.Popen[bytes]:
     port = free_port()
-    log = (workdir / "gateway.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kubeloop.serving.gateway", "--port", str(port),
-         "--header-timeout", str(HEADER_TIMEOUT), "--max-connections", "1000"],
-        env={**os.environ, "KUBELOOP_GATEWAY_TOKEN": TOKEN}, stdout=log, stderr=subprocess.STDOUT,
-    )
+    with (workdir / "gateway.log").open("ab") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kubeloop.serving.gateway", "--port", str(port),
+             "--header-timeout", str(HEADER_TIMEOUT), "--max-connections", "1000"],
+            env={**os.environ, "KUBELOOP_GATEWAY_TOKEN": TOKEN}, stdout=log, stderr=subprocess.STDOUT,
+        )
     wait_ready(f"http://127.0.0.1:{port}/healthz", process, timeout=30)
     process.port = port  # type: ignore[attr-defined]
     return process
