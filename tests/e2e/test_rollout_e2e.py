@@ -212,7 +212,8 @@ def test_a_good_challenger_is_promoted_and_a_killed_controller_resumes_at_the_sa
                 ],
             )
         finally:
-            starting.kill()  # the controller runs in this process: SIGKILL, no clean-up
+            starting.kill()  # SIGKILL: the controller gets no clean-up
+            starting.wait(timeout=30)
         killed = world.state()
         code, err = cli(capsys, "rollout", "start", "iris", "--version", world.versions["shuffled"])
         assert code == 1 and "already has a rollout of version" in err, err
@@ -228,6 +229,7 @@ def test_a_good_challenger_is_promoted_and_a_killed_controller_resumes_at_the_sa
             restarted.wait(timeout=60)
         finally:
             restarted.kill()
+            restarted.wait(timeout=30)
     moves = [(e["kind"], e["weight"]) for e in state["history"] if e["kind"] != "hold"]
     assert moves == [("advance", 10), ("advance", 25), ("advance", 50), ("promote", 100)], moves
     resumed = state["history"][len(killed["history"]) :]

@@ -277,16 +277,17 @@ def _exit_with(state: RolloutState) -> None:
 
 def _spawn_controller(settings: Settings, deployment: str) -> int:
     from kubeloop.controller import local
+    from kubeloop.local.identity import adopt
 
     log = local.pid_file(settings, deployment).with_suffix(".log")
     with open(log, "ab") as out:
-        process = subprocess.Popen(
+        process = adopt(subprocess.Popen(
             [sys.executable, "-m", "kubeloop", "rollout", "run", deployment],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-        )
+        ))
     return process.pid
 
 

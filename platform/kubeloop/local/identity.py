@@ -10,9 +10,11 @@ by one, each checked to be in the group and started after the leader.
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import time
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,13 @@ def adopt(process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
     """Keep the Popen of a detached child until it is reaped; returns it."""
     _CHILDREN[process.pid] = process
     return process
+
+
+@atexit.register
+def _let_detached_children_outlive_us() -> None:
+    # `kubeloop up` and `rollout start` leave servers running on purpose; their Popen objects are
+    # dropped as the interpreter ends, and "still running" is then the intent, not a leak.
+    warnings.filterwarnings("ignore", message=r"subprocess \d+ is still running", category=ResourceWarning)
 
 # Start times are whole clock ticks (1/100 s); a tolerance well under one tick absorbs float rounding.
 _SAME_START_S = 0.005
