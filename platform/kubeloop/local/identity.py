@@ -14,7 +14,6 @@ import atexit
 import os
 import signal
 import time
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,10 +35,12 @@ def adopt(process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
 
 
 @atexit.register
-def _let_detached_children_outlive_us() -> None:
-    # `kubeloop up` and `rollout start` leave servers running on purpose; their Popen objects are
-    # dropped as the interpreter ends, and "still running" is then the intent, not a leak.
-    warnings.filterwarnings("ignore", message=r"subprocess \d+ is still running", category=ResourceWarning)
+def _reap_ended_children() -> None:
+    # A child stopped by its recorded identity (`kubeloop down` from another shell, a test's teardown)
+    # has ended but its Popen has not heard: collect those exits before the interpreter drops the
+    # Popen objects. Children still running (`kubeloop up` leaves its servers) are meant to outlive us.
+    for child in list(_CHILDREN.values()):
+        child.poll()
 
 # Start times are whole clock ticks (1/100 s); a tolerance well under one tick absorbs float rounding.
 _SAME_START_S = 0.005
