@@ -30,7 +30,7 @@ def test_rollout_patches_10_25_50_then_promotes(
     ]
     assert registry.aliases["champion"] == "4" and "challenger" not in registry.aliases
     status = apiserver.objects[MD]["status"]
-    assert status["phase"] == "promoted" and status["champion"] == "3" and status["challenger"] == "4"
+    assert status["phase"] == "promoted" and status["champion"] == "4" and status["challenger"] == "4"
     assert "promoting" in status["lastDecision"]["reason"] and status["lastDecision"]["action"] == "promote"
     assert {c["type"]: c["status"] for c in status["conditions"]} == {
         "BackendAvailable": "True",

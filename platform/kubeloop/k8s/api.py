@@ -82,7 +82,7 @@ class KubeApi:
 
     def __init__(self, api_client: ApiClient | None = None, *, request_timeout: float | None = None) -> None:
         self.client = api_client or ApiClient()
-        # Bounds connecting and reading a custom object's get and patch: the client ignores a bare float.
+        # Bounds connecting and reading on every call (the client wants a pair: it ignores a bare float).
         self._timeout = {"_request_timeout": (request_timeout, request_timeout)} if request_timeout else {}
         self.custom = CustomObjectsApi(self.client)
         self.batch = BatchV1Api(self.client)
@@ -94,7 +94,7 @@ class KubeApi:
             if ref.group == "batch":
                 return _object(
                     self.client.sanitize_for_serialization(
-                        self.batch.read_namespaced_cron_job(ref.name, ref.namespace)
+                        self.batch.read_namespaced_cron_job(ref.name, ref.namespace, **self._timeout)
                     )
                 )
             return _object(
@@ -113,12 +113,12 @@ class KubeApi:
             if ref.group == "batch":
                 return _object(
                     self.client.sanitize_for_serialization(
-                        self.batch.create_namespaced_cron_job(ref.namespace, body)
+                        self.batch.create_namespaced_cron_job(ref.namespace, body, **self._timeout)
                     )
                 )
             return _object(
                 self.custom.create_namespaced_custom_object(
-                    ref.group, ref.version, ref.namespace, ref.plural, body
+                    ref.group, ref.version, ref.namespace, ref.plural, body, **self._timeout
                 )
             )
         except ApiException as error:
@@ -135,7 +135,7 @@ class KubeApi:
             if ref.group == "batch":
                 return _object(
                     self.client.sanitize_for_serialization(
-                        self.batch.patch_namespaced_cron_job(ref.name, ref.namespace, body)
+                        self.batch.patch_namespaced_cron_job(ref.name, ref.namespace, body, **self._timeout)
                     )
                 )
             return _object(
@@ -152,10 +152,10 @@ class KubeApi:
         """Delete the object; False when it was already gone."""
         try:
             if ref.group == "batch":
-                self.batch.delete_namespaced_cron_job(ref.name, ref.namespace)
+                self.batch.delete_namespaced_cron_job(ref.name, ref.namespace, **self._timeout)
             else:
                 self.custom.delete_namespaced_custom_object(
-                    ref.group, ref.version, ref.namespace, ref.plural, ref.name
+                    ref.group, ref.version, ref.namespace, ref.plural, ref.name, **self._timeout
                 )
             return True
         except ApiException as error:
@@ -182,10 +182,12 @@ class KubeApi:
         """Objects of `ref`'s kind in its namespace matching a label selector (`ref.name` is ignored)."""
         try:
             if ref.group == "batch":
-                found = self.batch.list_namespaced_cron_job(ref.namespace, label_selector=selector)
+                found = self.batch.list_namespaced_cron_job(
+                    ref.namespace, label_selector=selector, **self._timeout
+                )
                 return cast(list[dict[str, Any]], self.client.sanitize_for_serialization(found)["items"])
             listed = self.custom.list_namespaced_custom_object(
-                ref.group, ref.version, ref.namespace, ref.plural, label_selector=selector
+                ref.group, ref.version, ref.namespace, ref.plural, label_selector=selector, **self._timeout
             )
             return cast(list[dict[str, Any]], listed["items"])
         except ApiException as error:
@@ -196,7 +198,7 @@ class KubeApi:
     def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
         """A ConfigMap another system publishes its settings in, or None when it is absent or not readable."""
         try:
-            found = self.core.read_namespaced_config_map(name, namespace)
+            found = self.core.read_namespaced_config_map(name, namespace, **self._timeout)
         except ApiException as error:
             if error.status in (403, 404):
                 return None
@@ -225,8 +227,8 @@ class KubeApi:
         args = (ref.group, ref.version, ref.namespace, ref.plural, ref.name, body)
         try:
             if status:
-                return _object(self.custom.replace_namespaced_custom_object_status(*args))
-            return _object(self.custom.replace_namespaced_custom_object(*args))
+                return _object(self.custom.replace_namespaced_custom_object_status(*args, **self._timeout))
+            return _object(self.custom.replace_namespaced_custom_object(*args, **self._timeout))
         except ApiException as error:
             if error.status == 409:
                 raise Conflict(

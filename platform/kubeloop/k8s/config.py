@@ -47,6 +47,9 @@ class ClusterConfig:
     operator_bind_address: str = "0.0.0.0"
     # How often every ModelDeployment is reconciled besides its changes (analyses fall due between them).
     operator_tick_seconds: float = 10.0
+    # How long one Kubernetes API request may take to connect, and then to answer: a stalled API server
+    # fails that reconcile (kopf retries it a tick later) instead of holding the object's lock forever.
+    operator_request_timeout_seconds: float = 30.0
 
     def model_server_image(self, runtime: str) -> str:
         """The image of a kubeloop model-server runtime (`kserve` or `bentoml`)."""

@@ -187,7 +187,7 @@ def cluster_reconciler(metrics: OperatorMetrics, *, identity: str) -> Reconciler
         predictions=predictions,
         labeled=labeled,
     )
-    api = KubeApi()
+    api = KubeApi(request_timeout=config.operator_request_timeout_seconds)
     api.client.user_agent = f"kubeloop-operator/{__version__} ({identity})"
     return Reconciler(api=api, config=config, backends=backends, loop=ClusterController, report=post_warning)
 

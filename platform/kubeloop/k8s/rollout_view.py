@@ -1,7 +1,8 @@
 """A ModelDeployment's rollout as `kubeloop k8s rollout status` shows it, read from the object the API
 server holds: phase, where the traffic goes, champion and challenger, checks, the last decision and the
-last by-hand command. The operator keeps `status.champion` as the rollout's starting champion; the
-champion now (the challenger once promoted) comes from the rollout state in the status. Pure."""
+last by-hand command. The champion now (the challenger once its promotion flipped the aliases) and the
+one it replaced come from the rollout state in the status; `status.champion` alone serves when there is
+no rollout. Pure."""
 
 from __future__ import annotations
 

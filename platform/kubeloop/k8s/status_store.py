@@ -18,6 +18,7 @@ from typing import Any
 from kubeloop.errors import NotFoundError
 from kubeloop.k8s.api import Conflict, Gone, KubeApi, Ref
 from kubeloop.k8s.crd import GROUP, PLURAL, VERSION
+from kubeloop.rollout.progress import champion_now
 from kubeloop.rollout.state import Phase, RolloutState
 from kubeloop.rollout.store import StateConflict
 
@@ -42,7 +43,7 @@ def status_from_state(state: RolloutState) -> dict[str, Any]:
     shadow = state.spec.shadow
     status: dict[str, Any] = {
         "phase": state.phase.value,
-        "champion": state.champion,
+        "champion": champion_now(state),  # the column is "who serves the stable traffic"
         "challenger": state.challenger,
         "canaryWeight": state.weight if state.phase is Phase.CANARY else 0,
         "shadowPercent": shadow.percent if state.phase is Phase.SHADOW and shadow else 0,

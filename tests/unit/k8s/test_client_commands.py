@@ -16,6 +16,7 @@ from kubeloop.k8s.client_commands import Cluster, CommandTimeout, await_answer, 
 from kubeloop.k8s.commands import COMMAND_ANNOTATION, answer, answer_to, new_command_id, parse_command
 from kubeloop.k8s.rollout_view import rollout_view
 from kubeloop.k8s.status_store import deployment_ref, status_from_state
+from kubeloop.rollout.actions import FlipAliases
 from kubeloop.rollout.state import Phase, RolloutState, initial_state
 from kubeloop.spec import RolloutSpec
 
@@ -60,11 +61,17 @@ def test_shadow_and_canary_show_the_split_and_the_mirror() -> None:
     assert canary.routes is not None and canary.routes.shadow is None
 
 
-def test_after_promotion_the_challenger_is_the_champion_though_status_champion_is_the_old_one() -> None:
+def test_after_promotion_the_challenger_is_the_champion_in_the_status_and_the_view() -> None:
     promoted = _object(_rollout().evolve(phase=Phase.PROMOTED, weight=100))
-    assert promoted["status"]["champion"] == "1"  # the operator's field: the rollout's starting champion
+    assert promoted["status"]["champion"] == "2"  # what `kubectl get md` shows in its Champion column
     view = rollout_view(promoted)
     assert (view.champion, view.previous, view.weights()) == ("2", "1", {"2": 100})
+
+
+def test_while_the_promotion_flips_the_aliases_the_starting_champion_is_still_the_champion() -> None:
+    flip = FlipAliases(model="m", new_champion="2", old_champion="1")
+    flipping = _rollout().evolve(phase=Phase.PROMOTED, weight=100, pending=(flip,))
+    assert _object(flipping)["status"]["champion"] == "1"
 
 
 def test_status_names_a_pending_command_and_the_last_answer() -> None:
